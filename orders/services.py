@@ -1,0 +1,825 @@
+"""Every write to orders, customers and the catalog. Views, forms, the API, the admin, imports and commands
+call these functions; nothing else saves an Order.
+
+Contract of every order service:
+- runs in one transaction (``@transaction.atomic``); the activity event(s) describing the change and the
+  customer order summaries are written in that same transaction, so a failure anywhere leaves neither
+  the change nor its history;
+- locks the order row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers with IMMEDIATE
+  transactions) so concurrent changes of one order queue instead of overwriting each other;
+- accepts ``version`` (optimistic locking): when given and stale, raises ``VersionConflict``, changes nothing;
+- computes every derived amount itself (DESIGN §3); amounts given for them are ignored;
+- raises ``InvalidInput`` (with field paths) for bad input, before writing anything that would survive.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from . import events
+from .choices import (
+    SUMMARY_STATUSES,
+    IncentiveKind,
+    MetadataObject,
+    OrderStatus,
+    RedemptionStatus,
+    RelatedObject,
+    can_transition,
+)
+from .events import Actor, Diff
+from .exceptions import (
+    InvalidInput,
+    InvalidStatusTransition,
+    NotFound,
+    RedemptionNotRollbackable,
+    VersionConflict,
+)
+from .ids import PREFIXES, looks_like, new_id
+from .metadata import metadata_errors
+from .models import SKU, Customer, MetadataSchema, Order, OrderItem, Product, Redemption
+
+__all__ = [
+    "UNSET",
+    "Actor",
+    "customer_summaries_rebuild",
+    "customer_upsert",
+    "order_create",
+    "order_set_status",
+    "order_update",
+    "redemption_record",
+    "redemption_rollback",
+]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()  # "not given", as opposed to None ("clear it")
+
+CUSTOMER_FIELDS = ("name", "email", "phone", "description", "address", "birthdate", "metadata")
+
+
+# --- small validation helpers -------------------------------------------------------------------------
+
+
+class _Errors(dict):
+    def add(self, path: str, message: str) -> None:
+        self.setdefault(path, []).append(message)
+
+    def merge(self, other: Mapping[str, list[str]]) -> None:
+        for path, messages in other.items():
+            for message in messages:
+                self.add(path, message)
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise InvalidInput(dict(self))
+
+
+def _int(value, path: str, errors: _Errors, *, minimum: int = 0, maximum: int = 10**15) -> int | None:
+    """An integer amount/quantity; floats, numeric strings and booleans are refused (minor units only)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, "must be a whole number (amounts are integers in minor units, e.g. cents)")
+        return None
+    if value < minimum:
+        errors.add(path, f"must be at least {minimum}")
+        return None
+    if value > maximum:
+        errors.add(path, f"must be at most {maximum}")
+        return None
+    return value
+
+
+def _str(value, path: str, errors: _Errors, *, max_length: int = 255, blank: bool = True) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.add(path, "must be text")
+        return None
+    value = value.strip()
+    if not blank and not value:
+        errors.add(path, "must not be empty")
+        return None
+    if len(value) > max_length:
+        errors.add(path, f"must be at most {max_length} characters")
+        return None
+    return value
+
+
+def _schemas() -> dict[str, MetadataSchema]:
+    return {s.related_object: s for s in MetadataSchema.objects.prefetch_related("properties")}
+
+
+def _source_id(value, path: str, errors: _Errors) -> str | None:
+    value = _str(value, path, errors, max_length=255)
+    return value or None
+
+
+# --- customers ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_upsert(*, data: Mapping[str, Any] | Customer, path: str = "customer", schemas=None) -> Customer:
+    """Find a customer by ``id`` or ``source_id`` and update the fields given, or create one.
+
+    Raises ``InvalidInput`` (paths under ``path``) or ``NotFound`` for an unknown ``id``.
+    """
+    if isinstance(data, Customer):
+        return data
+    errors = _Errors()
+    if not isinstance(data, Mapping):
+        errors.add(path, "must be an object with an id or a source_id")
+        errors.raise_if_any()
+    schemas = _schemas() if schemas is None else schemas
+    values: dict[str, Any] = {}
+    if "name" in data:
+        values["name"] = _str(data["name"], f"{path}.name", errors) or ""
+    if "email" in data:
+        email = _str(data["email"], f"{path}.email", errors, max_length=254) or ""
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                errors.add(f"{path}.email", "must be a valid email address")
+        values["email"] = email
+    if "phone" in data:
+        values["phone"] = _str(data["phone"], f"{path}.phone", errors, max_length=64) or ""
+    if "description" in data:
+        values["description"] = _str(data["description"], f"{path}.description", errors, max_length=5000) or ""
+    if "address" in data:
+        if data["address"] is not None and not isinstance(data["address"], Mapping):
+            errors.add(f"{path}.address", "must be an object")
+        values["address"] = dict(data["address"] or {})
+    birthdate = data.get("birthdate", data.get("birthday"))
+    if birthdate:
+        try:
+            values["birthdate"] = dt.date.fromisoformat(birthdate) if isinstance(birthdate, str) else None
+        except ValueError:
+            values["birthdate"] = None
+        if values["birthdate"] is None:
+            errors.add(f"{path}.birthdate", "must be a date in the form YYYY-MM-DD")
+    if "metadata" in data:
+        metadata = data["metadata"] if data["metadata"] is not None else {}
+        errors.merge(metadata_errors(metadata, path=f"{path}.metadata", schema=schemas.get(MetadataObject.CUSTOMER)))
+        values["metadata"] = metadata
+    customer_id = _str(data.get("id"), f"{path}.id", errors)
+    source_id = _source_id(data.get("source_id"), f"{path}.source_id", errors)
+    errors.raise_if_any()
+
+    now = timezone.now()
+    if customer_id:
+        customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        if customer is None:
+            raise NotFound("customer", customer_id)
+        if source_id and source_id != customer.source_id:
+            values["source_id"] = source_id
+    elif source_id:
+        customer, created = Customer.objects.get_or_create(source_id=source_id, defaults=values)
+        if created:
+            return customer
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    else:
+        return Customer.objects.create(**values)
+
+    changed = [name for name, value in values.items() if getattr(customer, name) != value]
+    if changed:
+        for name in changed:
+            setattr(customer, name, values[name])
+        customer.updated_at = now
+        customer.save(update_fields=[*changed, "updated_at"])
+    return customer
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+
+def _catalog_values(kind: str, data: Mapping[str, Any], path: str, errors: _Errors) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    name_field = "sku" if kind == "sku" else "name"
+    if data.get(name_field) is not None:
+        values[name_field] = _str(data[name_field], f"{path}.{name_field}", errors) or ""
+    if data.get("price") is not None:
+        values["price"] = _int(data["price"], f"{path}.price", errors)
+    if data.get("metadata") is not None:
+        errors.merge(metadata_errors(data["metadata"], path=f"{path}.metadata"))
+        values["metadata"] = data["metadata"]
+    return values
+
+
+def _catalog_get(model, kind: str, object_id, data, source_id, path: str, errors: _Errors, extra=None):
+    """A Product or SKU named by id, or upserted by source id (created when unknown; updated only when
+    the input says ``override: true``, as the Voucherify contract does)."""
+    data = data if isinstance(data, Mapping) else {}
+    values = _catalog_values(kind, data, path, errors)
+    if errors:
+        return None
+    if object_id:
+        obj = model.objects.filter(pk=object_id).first()
+        if obj is None:
+            errors.add(f"{path}.id" if data.get("id") else f"{path}_id", f"no {kind} with id {object_id}")
+        return obj
+    if not source_id:
+        return None
+    values.update(extra or {})
+    obj, created = model.objects.get_or_create(source_id=source_id, defaults=values)
+    if not created and data.get("override") is True:
+        changed = [name for name, value in values.items() if getattr(obj, name) != value]
+        if changed:
+            for name in changed:
+                setattr(obj, name, values[name])
+            obj.updated_at = timezone.now()
+            obj.save(update_fields=[*changed, "updated_at"])
+    return obj
+
+
+def _resolve_items(items, errors: _Errors, schemas) -> list[OrderItem]:
+    if not isinstance(items, list):
+        errors.add("items", "must be a list of items")
+        return []
+    if len(items) > settings.ORDERS_MAX_ITEMS:
+        errors.add("items", f"has {len(items)} items; an order may have at most {settings.ORDERS_MAX_ITEMS}")
+        return []
+    item_schema = schemas.get(MetadataObject.ORDER_ITEM)
+    resolved = []
+    for index, data in enumerate(items):
+        path = f"items[{index}]"
+        if not isinstance(data, Mapping):
+            errors.add(path, "must be an object")
+            continue
+        line_errors = _Errors()
+        item = _resolve_item(data, path, line_errors, item_schema)
+        errors.merge(line_errors)
+        if item is not None and not line_errors:
+            item.position = index
+            resolved.append(item)
+    return resolved
+
+
+def _resolve_item(data: Mapping[str, Any], path: str, errors: _Errors, item_schema) -> OrderItem | None:
+    product_data = data.get("product") or {}
+    sku_data = data.get("sku") or {}
+    for key, value in (("product", product_data), ("sku", sku_data)):
+        if not isinstance(value, Mapping):
+            errors.add(f"{path}.{key}", "must be an object")
+    related = data.get("related_object")
+    if related is None:
+        related = RelatedObject.SKU if (data.get("sku_id") or sku_data) else RelatedObject.PRODUCT
+    if related not in RelatedObject.values:
+        errors.add(f"{path}.related_object", "must be 'product' or 'sku'")
+    quantity = _int(data.get("quantity", 1), f"{path}.quantity", errors, minimum=1, maximum=10**9)
+    price = _int(data.get("price"), f"{path}.price", errors)
+    given_amount = _int(data.get("amount"), f"{path}.amount", errors)
+    discount = _int(data.get("discount_amount", 0) or 0, f"{path}.discount_amount", errors)
+    source_id = _source_id(data.get("source_id"), f"{path}.source_id", errors)
+    metadata = data.get("metadata") or {}
+    errors.merge(metadata_errors(metadata, path=f"{path}.metadata", schema=item_schema))
+    if errors:
+        return None
+
+    is_sku = related == RelatedObject.SKU
+    product = _catalog_get(
+        Product,
+        "product",
+        data.get("product_id") or product_data.get("id"),
+        product_data,
+        product_data.get("source_id") or (None if is_sku else source_id),
+        f"{path}.product",
+        errors,
+    )
+    sku = None
+    if is_sku or data.get("sku_id") or sku_data.get("id"):
+        sku = _catalog_get(
+            SKU,
+            "sku",
+            data.get("sku_id") or sku_data.get("id"),
+            sku_data,
+            sku_data.get("source_id") or (source_id if is_sku else None),
+            f"{path}.sku",
+            errors,
+            extra={"product": product} if product else None,
+        )
+    if errors:
+        return None
+    if is_sku and sku is None:
+        errors.add(path, "names no SKU: give sku_id, or source_id with related_object 'sku'")
+        return None
+    if not is_sku and product is None:
+        errors.add(path, "names no product: give product_id, or source_id with related_object 'product'")
+        return None
+    if sku is not None and product is None and sku.product_id:
+        product = sku.product
+
+    if price is None:
+        price = next((p for p in (sku and sku.price, product and product.price) if p is not None), None)
+    if price is None and given_amount is not None and given_amount % quantity == 0:
+        price = given_amount // quantity
+    if price is None:
+        errors.add(f"{path}.price", "is required: neither the item nor its product/SKU has a price")
+        return None
+    amount = price * quantity
+    if discount > amount:
+        errors.add(f"{path}.discount_amount", f"({discount}) cannot exceed the line amount ({amount})")
+        return None
+    return OrderItem(
+        related_object=related,
+        product=product,
+        sku=sku,
+        product_source_id=(product.source_id or "") if product else "",
+        product_name=product.name if product else "",
+        sku_source_id=(sku.source_id or "") if sku else "",
+        sku_name=sku.sku if sku else "",
+        quantity=quantity,
+        price=price,
+        amount=amount,
+        discount_amount=discount,
+        subtotal_amount=amount - discount,
+        metadata=metadata,
+    )
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+
+def _lock_order(order: Order | str, version: int | None) -> Order:
+    order_id = order.pk if isinstance(order, Order) else order
+    locked = Order.objects.select_for_update().filter(pk=order_id).first()
+    if locked is None:
+        raise NotFound("order", str(order_id))
+    if version is not None and version != locked.version:
+        raise VersionConflict(locked.pk, version, locked.version)
+    return locked
+
+
+def _contribution(order: Order) -> tuple[str, int] | None:
+    """What the order adds to its customer's summary: only PAID and FULFILLED orders count."""
+    if order.customer_id and order.status in SUMMARY_STATUSES:
+        return (order.customer_id, order.total_amount)
+    return None
+
+
+def _move_customer_summaries(before: tuple[str, int] | None, after: tuple[str, int] | None) -> None:
+    """Apply one order's change of contribution to the summaries it touches (customer rows locked in id
+    order, so two orders moving between the same customers cannot deadlock)."""
+    if before == after:
+        return
+    affected = sorted({c[0] for c in (before, after) if c})
+    for customer in Customer.objects.select_for_update().filter(pk__in=affected).order_by("pk"):
+        for contribution, sign in ((before, -1), (after, 1)):
+            if contribution and contribution[0] == customer.pk:
+                customer.orders_total_amount += sign * contribution[1]
+                customer.orders_total_count += sign
+        count = customer.orders_total_count
+        customer.orders_average_amount = customer.orders_total_amount // count if count else 0
+        last = (
+            Order.objects.filter(customer=customer, status__in=SUMMARY_STATUSES)
+            .order_by("-created_at", "-id")
+            .values_list("total_amount", "created_at")
+            .first()
+        )
+        customer.last_order_amount, customer.last_order_date = last or (None, None)
+        customer.save(
+            update_fields=[
+                "orders_total_amount",
+                "orders_total_count",
+                "orders_average_amount",
+                "last_order_amount",
+                "last_order_date",
+            ]
+        )
+
+
+def _apply_totals(order: Order, items: list[OrderItem] | None, errors: _Errors) -> None:
+    """Derived amounts (DESIGN §3): amount = Σ item amounts when there are items; total discount =
+    order discount + item discounts; total = amount − total discount."""
+    if items is not None and items:
+        order.amount = sum(item.amount for item in items)
+        order.items_discount_amount = sum(item.discount_amount for item in items)
+    elif items is not None:
+        order.items_discount_amount = 0
+    order.total_discount_amount = order.discount_amount + order.items_discount_amount
+    if order.total_discount_amount > order.amount:
+        errors.add(
+            "discount_amount",
+            f"the total discount ({order.total_discount_amount}) cannot exceed the order amount ({order.amount})",
+        )
+    order.total_amount = order.amount - order.total_discount_amount
+
+
+def _find_existing(order_id: str | None, source_id: str | None) -> Order | None:
+    if order_id:
+        found = Order.objects.filter(pk=order_id).first()
+        if found is not None:
+            return found
+    if source_id:
+        return Order.objects.filter(source_id=source_id).first()
+    return None
+
+
+def _check_source_id_free(source_id: str | None, order_id: str | None) -> None:
+    if source_id:
+        other = Order.objects.filter(source_id=source_id).exclude(pk=order_id).values_list("pk", flat=True).first()
+        if other:
+            raise DuplicateSourceId(source_id, other)
+
+
+class DuplicateSourceId(InvalidInput):
+    def __init__(self, source_id: str, existing_id: str):
+        super().__init__({"source_id": [f"order {existing_id} already has the source id {source_id!r}"]})
+        self.existing_id = existing_id
+
+
+def _parse_created_at(value, errors: _Errors) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+    else:
+        parsed = None
+    if parsed is None:
+        errors.add("created_at", "must be an ISO 8601 date and time")
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+
+
+@transaction.atomic
+def order_create(
+    *,
+    actor: Actor,
+    id: str | None = None,
+    source_id: str | None = None,
+    status: str | None = None,
+    customer: Mapping[str, Any] | Customer | None = None,
+    referrer: Mapping[str, Any] | Customer | None = None,
+    items: list[Mapping[str, Any]] | None = None,
+    amount: int | None = None,
+    initial_amount: int | None = None,
+    discount_amount: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    created_at: dt.datetime | str | None = None,
+    imported: bool = False,
+) -> Order:
+    """Create an order, or update the existing one that ``id`` or ``source_id`` names (an upsert: what is
+    not given stays as it is). Records ``order.created`` (``order.imported`` when ``imported``), or for an
+    upsert the events of ``order_update``. Customer and referrer given inline are upserted."""
+    errors = _Errors()
+    order_id = _str(id, "id", errors, max_length=64) or None
+    source_id = _source_id(source_id, "source_id", errors)
+    errors.raise_if_any()
+    existing = _find_existing(order_id, source_id)
+    if existing is not None:
+        if order_id and existing.pk != order_id:
+            raise NotFound("order", order_id)
+        return order_update(
+            order=existing,
+            actor=actor,
+            source_id=source_id if source_id else UNSET,
+            status=status,
+            customer=customer if customer is not None else UNSET,
+            referrer=referrer if referrer is not None else UNSET,
+            items=items,
+            amount=amount,
+            initial_amount=initial_amount,
+            discount_amount=discount_amount,
+            metadata=metadata,
+        )
+    if order_id and not looks_like("order", order_id):
+        errors.add("id", f"must look like '{PREFIXES['order']}_' followed by letters and digits")
+    order = Order(id=order_id or new_id(PREFIXES["order"]), source_id=source_id)
+    order.status = status or OrderStatus.CREATED
+    if order.status not in OrderStatus.values:
+        errors.add("status", f"must be one of {', '.join(OrderStatus.values)}")
+    now = timezone.now()
+    order.created_at = _parse_created_at(created_at, errors) or now
+    order.updated_at = now
+    order.metadata = metadata if metadata is not None else {}
+    order.amount = _int(amount, "amount", errors) or 0
+    order.discount_amount = _int(discount_amount, "discount_amount", errors) or 0
+    schemas = _schemas()
+    errors.merge(metadata_errors(order.metadata, schema=schemas.get(MetadataObject.ORDER)))
+    errors.raise_if_any()
+    resolved = _resolve_items(items, errors, schemas) if items is not None else None
+    order.customer = _customer_or_error(customer, "customer", errors, schemas)
+    order.referrer = _customer_or_error(referrer, "referrer", errors, schemas)
+    errors.raise_if_any()
+    _apply_totals(order, resolved, errors)
+    explicit_initial = _int(initial_amount, "initial_amount", errors)
+    order.initial_amount = order.amount if explicit_initial is None else explicit_initial
+    errors.raise_if_any()
+
+    try:
+        with transaction.atomic():
+            order.save(force_insert=True)
+    except IntegrityError:
+        # Another request created an order with this source id since we looked: this call is an upsert.
+        if source_id and Order.objects.filter(source_id=source_id).exists():
+            return order_create(
+                actor=actor,
+                id=id,
+                source_id=source_id,
+                status=status,
+                customer=order.customer,
+                referrer=order.referrer,
+                items=items,
+                amount=amount,
+                initial_amount=initial_amount,
+                discount_amount=discount_amount,
+                metadata=metadata,
+                imported=imported,
+            )
+        raise
+    for item in resolved or []:
+        item.order = order
+    OrderItem.objects.bulk_create(resolved or [])
+    after = events.order_snapshot(order)
+    diff = Diff(
+        changes={name: {"before": None, "after": value} for name, value in after.items() if value not in (None, "")},
+        items={"added": [events.item_snapshot(item) for item in resolved]} if resolved else {},
+        metadata=events.metadata_diff({}, order.metadata),
+    )
+    events.order_created(order, actor, diff, imported=imported)
+    _move_customer_summaries(None, _contribution(order))
+    return order
+
+
+def _customer_or_error(value, path: str, errors: _Errors, schemas) -> Customer | None:
+    if value is None:
+        return None
+    try:
+        return customer_upsert(data=value, path=path, schemas=schemas)
+    except InvalidInput as exc:
+        errors.merge(exc.errors)
+    except NotFound as exc:
+        errors.add(f"{path}.id", f"no customer with id {exc.resource_id}")
+    return None
+
+
+@transaction.atomic
+def order_update(
+    *,
+    order: Order | str,
+    actor: Actor,
+    version: int | None = None,
+    source_id: str | None = UNSET,
+    status: str | None = None,
+    customer: Mapping[str, Any] | Customer | None = UNSET,
+    referrer: Mapping[str, Any] | Customer | None = UNSET,
+    items: list[Mapping[str, Any]] | None = None,
+    amount: int | None = None,
+    initial_amount: int | None = None,
+    discount_amount: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    metadata_set: Mapping[str, Any] | None = None,
+    metadata_remove: Iterable[str] | None = None,
+) -> Order:
+    """Change what is given and nothing else. ``items`` replaces the whole cart; ``metadata`` replaces
+    the metadata object, ``metadata_set``/``metadata_remove`` change single keys; ``customer=None``
+    detaches the customer. Records ``order.updated`` with the before/after diff, plus the status event
+    (``order.paid`` …) when the status moves. An update that changes nothing records nothing."""
+    order = _lock_order(order, version)
+    errors = _Errors()
+    schemas = _schemas()
+    before = events.order_snapshot(order)
+    before_contribution = _contribution(order)
+    before_items = [events.item_snapshot(item) for item in order.items.all()] if items is not None else None
+    before_metadata = dict(order.metadata)
+
+    if source_id is not UNSET:
+        order.source_id = _source_id(source_id, "source_id", errors)
+    new_status = status if status is not None else order.status
+    if new_status not in OrderStatus.values:
+        errors.add("status", f"must be one of {', '.join(OrderStatus.values)}")
+    elif new_status != order.status and not can_transition(order.status, new_status):
+        raise InvalidStatusTransition(order.status, new_status)
+    # A given amount counts only for an order without items; with items it is their sum.
+    if amount is not None and not (bool(items) if items is not None else order.items.exists()):
+        order.amount = _int(amount, "amount", errors) or 0
+    if discount_amount is not None:
+        order.discount_amount = _int(discount_amount, "discount_amount", errors) or 0
+    if metadata is not None:
+        order.metadata = metadata
+    if metadata_set or metadata_remove:
+        if not isinstance(order.metadata, dict):
+            order.metadata = {}
+        order.metadata = {**order.metadata, **(metadata_set or {})}
+        for key in metadata_remove or ():
+            order.metadata.pop(key, None)
+    errors.merge(metadata_errors(order.metadata, schema=schemas.get(MetadataObject.ORDER)))
+    errors.raise_if_any()
+    resolved = _resolve_items(items, errors, schemas) if items is not None else None
+    if customer is not UNSET:
+        order.customer = _customer_or_error(customer, "customer", errors, schemas)
+    if referrer is not UNSET:
+        order.referrer = _customer_or_error(referrer, "referrer", errors, schemas)
+    errors.raise_if_any()
+    _apply_totals(order, resolved, errors)
+    explicit_initial = _int(initial_amount, "initial_amount", errors)
+    if explicit_initial is not None:
+        order.initial_amount = explicit_initial
+    elif order.amount != before["amount"]:
+        order.initial_amount = order.amount
+    errors.raise_if_any()
+    if order.source_id != before["source_id"]:
+        _check_source_id_free(order.source_id, order.pk)
+
+    after_items = [events.item_snapshot(item) for item in resolved] if resolved is not None else None
+    diff = Diff(
+        changes=events.fields_diff(before, events.order_snapshot(order)),
+        items=events.items_diff(before_items, after_items) if resolved is not None else {},
+        metadata=events.metadata_diff(before_metadata, order.metadata),
+    )
+    if not diff and new_status == order.status:
+        return order
+    order.status = new_status
+    order.version += 1
+    order.updated_at = timezone.now()
+    order.save()
+    if resolved is not None and diff.items:
+        order.items.all().delete()
+        for item in resolved:
+            item.order = order
+        OrderItem.objects.bulk_create(resolved)
+    # The status event follows the event of the other changes.
+    if diff:
+        events.order_updated(order, actor, diff)
+    if new_status != before["status"]:
+        events.order_status_changed(order, actor, before["status"], new_status)
+    _move_customer_summaries(before_contribution, _contribution(order))
+    return order
+
+
+@transaction.atomic
+def order_set_status(*, order: Order | str, status: str, actor: Actor, version: int | None = None) -> Order:
+    """Move the order to ``status`` following ``choices.STATUS_TRANSITIONS``; records ``order.paid`` /
+    ``order.canceled`` / ``order.fulfilled`` / ``order.status_reset``. Raises ``InvalidStatusTransition``
+    for a refused move (anything out of CANCELED). Setting the current status again changes nothing."""
+    if status not in OrderStatus.values:
+        raise InvalidInput({"status": [f"must be one of {', '.join(OrderStatus.values)}"]})
+    order = _lock_order(order, version)
+    if order.status == status:
+        return order
+    if not can_transition(order.status, status):
+        raise InvalidStatusTransition(order.status, status)
+    before_status, before_contribution = order.status, _contribution(order)
+    order.status = status
+    order.version += 1
+    order.updated_at = timezone.now()
+    order.save(update_fields=["status", "version", "updated_at"])
+    events.order_status_changed(order, actor, before_status, status)
+    _move_customer_summaries(before_contribution, _contribution(order))
+    return order
+
+
+# --- redemptions -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def redemption_record(
+    *,
+    order: Order | str,
+    actor: Actor,
+    amount: int = 0,
+    status: str = RedemptionStatus.SUCCEEDED,
+    incentive_kind: str = IncentiveKind.VOUCHER,
+    incentive_id: str = "",
+    incentive_code: str = "",
+    incentive_name: str = "",
+    failure_code: str = "",
+    failure_message: str = "",
+    version: int | None = None,
+) -> Redemption:
+    """Record an applied incentive. SUCCEEDED adds ``amount`` to the order's discount and makes a CREATED
+    order PAID (records ``redemption.succeeded`` and ``order.paid``); FAILED only records the attempt and
+    its failure (``redemption.failed``). A CANCELED order takes no redemption."""
+    errors = _Errors()
+    amount = _int(amount, "amount", errors) or 0
+    if status not in (RedemptionStatus.SUCCEEDED, RedemptionStatus.FAILED):
+        errors.add("status", "must be SUCCEEDED or FAILED")
+    if incentive_kind not in IncentiveKind.values:
+        errors.add("incentive_kind", f"must be one of {', '.join(IncentiveKind.values)}")
+    errors.raise_if_any()
+    order = _lock_order(order, version)
+    redemption = Redemption(
+        order=order,
+        customer_id=order.customer_id,
+        incentive_kind=incentive_kind,
+        incentive_id=incentive_id,
+        incentive_code=incentive_code,
+        incentive_name=incentive_name,
+        amount=amount if status == RedemptionStatus.SUCCEEDED else 0,
+        status=status,
+        failure_code=failure_code,
+        failure_message=failure_message,
+        created_at=timezone.now(),
+    )
+    if status == RedemptionStatus.FAILED:
+        redemption.save(force_insert=True)
+        events.redemption_failed(order, actor, redemption)
+        return redemption
+
+    if order.status == OrderStatus.CANCELED:
+        raise InvalidStatusTransition(order.status, OrderStatus.PAID)
+    before_status, before_contribution = order.status, _contribution(order)
+    discount_before = order.discount_amount
+    order.discount_amount += amount
+    _apply_totals(order, None, errors)
+    errors.raise_if_any()
+    if order.status == OrderStatus.CREATED:
+        order.status = OrderStatus.PAID
+    order.version += 1
+    order.updated_at = redemption.created_at
+    order.save()
+    redemption.save(force_insert=True)
+    events.redemption_succeeded(order, actor, redemption, discount_before)
+    if order.status != before_status:
+        events.order_status_changed(order, actor, before_status, order.status, redemption_id=redemption.id)
+    _move_customer_summaries(before_contribution, _contribution(order))
+    return redemption
+
+
+@transaction.atomic
+def redemption_rollback(*, redemption: Redemption | str, actor: Actor, reason: str = "") -> Redemption:
+    """Undo a SUCCEEDED redemption: its discount leaves the order and the order becomes CANCELED.
+    Records ``redemption.rollback.succeeded`` and ``order.canceled``. Raises
+    ``RedemptionNotRollbackable`` (code ``already_rolled_back``) for anything but SUCCEEDED."""
+    redemption_id = redemption.pk if isinstance(redemption, Redemption) else redemption
+    order_id = Redemption.objects.filter(pk=redemption_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise NotFound("redemption", str(redemption_id))
+    order = _lock_order(order_id, None)  # the order first: every service locks orders before the rest
+    redemption = Redemption.objects.select_for_update().get(pk=redemption_id)
+    if redemption.status != RedemptionStatus.SUCCEEDED:
+        raise RedemptionNotRollbackable(redemption.pk, redemption.status)
+    errors = _Errors()
+    reason = _str(reason, "reason", errors, max_length=2000) or ""
+    errors.raise_if_any()
+    now = timezone.now()
+    redemption.status = RedemptionStatus.ROLLED_BACK
+    redemption.rollback_id = new_id(PREFIXES["rollback"])
+    redemption.rollback_reason = reason
+    redemption.rollback_date = now
+    redemption.save(update_fields=["status", "rollback_id", "rollback_reason", "rollback_date"])
+
+    before_status, before_contribution = order.status, _contribution(order)
+    discount_before = order.discount_amount
+    order.discount_amount = max(0, order.discount_amount - redemption.amount)
+    _apply_totals(order, None, errors)
+    order.status = OrderStatus.CANCELED
+    order.version += 1
+    order.updated_at = now
+    order.save()
+    events.redemption_rolled_back(order, actor, redemption, discount_before)
+    if before_status != OrderStatus.CANCELED:
+        events.order_status_changed(order, actor, before_status, order.status, redemption_id=redemption.id)
+    _move_customer_summaries(before_contribution, _contribution(order))
+    return redemption
+
+
+# --- summaries ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_summaries_rebuild(*, customer_ids: Iterable[str] | None = None) -> int:
+    """Recompute order summaries from the orders, set-wise in SQL (one UPDATE with correlated subqueries
+    on the (customer, status, created_at) index). Returns the number of customers updated."""
+    counted = Order.objects.filter(customer=OuterRef("pk"), status__in=SUMMARY_STATUSES).order_by()
+    totals = counted.values("customer").annotate(
+        total=Cast(Sum("total_amount"), models.BigIntegerField()), count=Count("*")
+    )
+    total = Coalesce(Subquery(totals.values("total")), 0, output_field=models.BigIntegerField())
+    count = Coalesce(Subquery(totals.values("count")), 0, output_field=models.IntegerField())
+    latest = counted.order_by("-created_at", "-id")
+    queryset = Customer.objects.all()
+    if customer_ids is not None:
+        queryset = queryset.filter(pk__in=list(customer_ids))
+    return queryset.update(
+        orders_total_amount=total,
+        orders_total_count=count,
+        orders_average_amount=Coalesce(
+            Subquery(totals.values("total")) / Subquery(totals.values("count")),
+            0,
+            output_field=models.BigIntegerField(),
+        ),
+        last_order_amount=Subquery(latest.values("total_amount")[:1]),
+        last_order_date=Subquery(latest.values("created_at")[:1]),
+    )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OrdersDashboardConfig(AppConfig):
+    name = "orders_dashboard"
+    verbose_name = "Dashboard"

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def dashboard(request):
+    return {"ORDERS_CURRENCY": settings.ORDERS_CURRENCY}
