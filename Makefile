@@ -9,7 +9,7 @@ DEMO_ORDERS ?= 5000
 # `make run` and `make test` are for development machines: the public development secret key is fine.
 export DEBUG ?= 1
 
-.PHONY: run test lint format venv migrate seed browsers test-browser clean
+.PHONY: run test test-unit test-browser browsers lint format venv migrate seed clean
 
 venv: $(STAMP)
 
@@ -33,8 +33,20 @@ run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The whole suite: unit and HTTP tests, then the real-browser tests.
+test: test-unit test-browser
+
+test-unit: venv
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+# Debian's Chromium for Playwright (it cannot download its own browsers here).
+browsers:
+	@if [ -x /usr/bin/chromium ]; then echo "Chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }; \
+	else echo "Chromium is missing: run 'sudo apt-get install -y chromium'." >&2; exit 1; fi
+
+test-browser: venv browsers
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
