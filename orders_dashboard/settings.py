@@ -55,10 +55,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "import_export",
     "rest_framework",
-    "orders_dashboard",
     "orders",
     "segments",
     "rules",
+    # Last: its post_migrate handler (granting the roles their permissions) runs after auth's, which
+    # creates the permissions.
+    "orders_dashboard",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +161,5 @@ LOGGING = {
 # Display only: amounts are stored and exchanged as integer minor units whatever the currency.
 ORDERS_CURRENCY = os.environ.get("ORDERS_CURRENCY", "USD")
 ORDERS_MAX_ITEMS = 500
+# The order form posts ~8 fields per item row; Django's default cap (1,000) would refuse big carts.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10 * ORDERS_MAX_ITEMS + 500
