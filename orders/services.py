@@ -517,7 +517,8 @@ def order_create(
     order.discount_amount = _int(discount_amount, "discount_amount", errors) or 0
     schemas = _schemas()
     errors.merge(metadata_errors(order.metadata, schema=schemas.get(MetadataObject.ORDER)))
-    errors.raise_if_any()
+    # Items and customers are checked even when the fields above failed, so that one call reports every
+    # bad field; what they write is rolled back with the transaction when anything failed.
     resolved = _resolve_items(items, errors, schemas) if items is not None else None
     order.customer = _customer_or_error(customer, "customer", errors, schemas)
     order.referrer = _customer_or_error(referrer, "referrer", errors, schemas)
@@ -625,7 +626,6 @@ def order_update(
         for key in metadata_remove or ():
             order.metadata.pop(key, None)
     errors.merge(metadata_errors(order.metadata, schema=schemas.get(MetadataObject.ORDER)))
-    errors.raise_if_any()
     resolved = _resolve_items(items, errors, schemas) if items is not None else None
     if customer is not UNSET:
         order.customer = _customer_or_error(customer, "customer", errors, schemas)

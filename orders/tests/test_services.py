@@ -493,3 +493,15 @@ def test_summary_counts_only_paid_and_fulfilled_orders_and_follows_moves(custome
     other.refresh_from_db()
     assert (customer.orders_total_amount, customer.orders_total_count, customer.orders_average_amount) == (600, 2, 300)
     assert (other.orders_total_amount, other.orders_total_count, other.last_order_amount) == (300, 1, 300)
+
+
+def test_one_call_reports_every_bad_field_at_once():
+    with pytest.raises(InvalidInput) as exc:
+        make_order(
+            metadata=["not an object"],
+            items=[item("a", quantity=0)],
+            customer={"source_id": "c", "email": "not-an-email"},
+            discount_amount=-1,
+        )
+    assert set(exc.value.errors) == {"metadata", "items[0].quantity", "customer.email", "discount_amount"}
+    assert Customer.objects.count() == 0
