@@ -823,3 +823,71 @@ def customer_summaries_rebuild(*, customer_ids: Iterable[str] | None = None) -> 
         last_order_amount=Subquery(latest.values("total_amount")[:1]),
         last_order_date=Subquery(latest.values("created_at")[:1]),
     )
+
+
+# --- preview -----------------------------------------------------------------------------------------
+
+
+def order_preview(
+    *,
+    status: str | None = None,
+    customer: Mapping[str, Any] | Customer | None = None,
+    referrer: Mapping[str, Any] | Customer | None = None,
+    items: list[Mapping[str, Any]] | None = None,
+    amount: int | None = None,
+    initial_amount: int | None = None,
+    discount_amount: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    created_at: dt.datetime | str | None = None,
+    imported: bool = False,
+) -> dict[str, Any]:
+    """What ``order_create`` would compute for this input, keeping nothing: the very same code runs in a
+    transaction that is always rolled back, so the catalog items and inline customers it would create,
+    its event and any summary move vanish with it. The "+" form's live totals use it, so they cannot
+    disagree with what saving computes.
+
+    Returns the order's amounts (``amount``, ``initial_amount``, ``discount_amount``,
+    ``items_discount_amount``, ``total_discount_amount``, ``total_amount``) and under ``items`` one dict
+    per line in input order (``position``, ``name``, ``source_id``, ``quantity``, ``price``, ``amount``,
+    ``discount_amount``, ``subtotal_amount``). Raises ``InvalidInput`` with the same field paths as
+    ``order_create``."""
+    with transaction.atomic():
+        order = order_create(
+            actor=Actor.system("preview"),
+            status=status,
+            customer=customer,
+            referrer=referrer,
+            items=items,
+            amount=amount,
+            initial_amount=initial_amount,
+            discount_amount=discount_amount,
+            metadata=metadata,
+            created_at=created_at,
+            imported=imported,
+        )
+        result: dict[str, Any] = {
+            name: getattr(order, name)
+            for name in (
+                "amount",
+                "initial_amount",
+                "discount_amount",
+                "items_discount_amount",
+                "total_discount_amount",
+                "total_amount",
+            )
+        }
+        result["items"] = [
+            {
+                "position": line.position,
+                "name": line.display_name,
+                "source_id": line.source_id,
+                "quantity": line.quantity,
+                "price": line.price,
+                "amount": line.amount,
+                "discount_amount": line.discount_amount,
+                "subtotal_amount": line.subtotal_amount,
+            }
+            for line in order.items.order_by("position")
+        ]
+        transaction.set_rollback(True)
+    return result
