@@ -2,8 +2,9 @@
 import, export), Admin (everything, plus users and groups).
 
 One definition, applied by the data migration ``orders.0003_roles`` and again after every ``migrate`` and
-``flush`` (post_migrate, once per app: cheap and idempotent), so that permissions of apps added later join their roles, and a test database flushed
-between browser tests gets its groups back. Syncing only adds: permissions granted by hand stay.
+``flush`` (post_migrate, once per app: cheap and idempotent), so that permissions of apps added later join
+their roles, and a test database flushed between browser tests gets its groups back. Syncing only adds:
+permissions granted by hand stay.
 """
 
 from django.contrib.auth.management import create_permissions
