@@ -1,19 +1,11 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-
-from orders.models import Order
+from django.shortcuts import redirect, render
 
 
 @login_required
 def home(request):
-    """Landing page until the orders list exists: who you are and what you may open."""
-    can_view_orders = request.user.has_perm("orders.view_order")
-    return render(
-        request,
-        "home.html",
-        {
-            "can_view_orders": can_view_orders,
-            "can_open_admin": request.user.is_staff,
-            "latest_orders": Order.objects.select_related("customer")[:10] if can_view_orders else [],
-        },
-    )
+    """Where "/" and a fresh login land: the orders list for those who may see it; otherwise who you are and
+    why there is nothing to open yet."""
+    if request.user.has_perm("orders.view_order"):
+        return redirect("orders:list")
+    return render(request, "home.html")

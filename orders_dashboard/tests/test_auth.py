@@ -35,11 +35,14 @@ def test_anonymous_is_sent_to_login_and_back(client):
 
 
 @pytest.mark.django_db
-def test_login_then_home_lists_orders_escaped(client, viewer):
+def test_login_then_home_leads_to_the_orders_list_escaped(client, viewer):
     make_order(source_id="<script>alert(1)</script>")
     response = client.post(reverse("login"), {"username": "viewer", "password": "pw-for-tests-only", "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
-    page = client.get("/")
+    home = client.get("/")
+    assert home.status_code == 302 and home["Location"] == reverse("orders:list")
+    page = client.get(home["Location"])
+    assert page.status_code == 200
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
     assert b"<script>alert(1)" not in page.content
 
@@ -49,6 +52,7 @@ def test_user_without_a_role_sees_no_orders(client, outsider):
     make_order(source_id="secret-order")
     client.force_login(outsider)
     page = client.get("/")
+    assert page.status_code == 200
     assert b"secret-order" not in page.content
     assert b"no role yet" in page.content
 
