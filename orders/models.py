@@ -185,8 +185,10 @@ class OrderItem(models.Model):
     position = models.PositiveIntegerField(default=0)
     related_object = models.CharField(max_length=8, choices=RelatedObject.choices, default=RelatedObject.PRODUCT)
     # Catalog links outlive catalog deletions (SET_NULL); the snapshot below keeps what the order said.
-    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    sku = models.ForeignKey(SKU, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    sku = models.ForeignKey(SKU, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     product_source_id = models.CharField(max_length=SOURCE_ID_MAX_LENGTH, blank=True)
     product_name = models.CharField(max_length=255, blank=True)
     sku_source_id = models.CharField(max_length=SOURCE_ID_MAX_LENGTH, blank=True)
@@ -229,7 +231,7 @@ class Redemption(models.Model):
     """An incentive applied to an order; ``rules`` decides when, ``orders.services`` records it."""
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("redemption"))
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="redemptions")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="redemptions", db_index=False)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     incentive_kind = models.CharField(max_length=16, choices=IncentiveKind.choices, default=IncentiveKind.VOUCHER)
     incentive_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True)
@@ -271,7 +273,7 @@ class Redemption(models.Model):
 class OrderEvent(models.Model):
     """Activity: append-only, written only by services in the transaction of the change it describes."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=48, choices=EventType.choices)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     actor_user = models.ForeignKey(
