@@ -48,6 +48,7 @@ from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q, V
 from django.utils import timezone
 
 from .choices import MetadataObject, MetadataType, OrderStatus
+from .metadata import parse_value
 from .models import SKU, Customer, MetadataSchemaProperty, Order, OrderItem, Product
 from .money import decimals, format_minor, to_minor
 
@@ -176,39 +177,13 @@ class MetadataFilter(django_filters.Filter):
 
 # --- metadata typed by the schema -------------------------------------------------------------------------
 
-TRUE_WORDS = {"true", "yes", "1", "on"}
-FALSE_WORDS = {"false", "no", "0", "off"}
-
 
 def typed_metadata_value(type_: str, raw: str):
     """The JSON value that ``raw`` (what someone typed) stands for under the schema type; ValueError when
     it cannot be one."""
-    if type_ == MetadataType.NUMBER:
-        try:
-            number = Decimal(raw.replace(",", "").replace("_", ""))
-        except InvalidOperation:
-            raise ValueError("must be a number") from None
-        if not number.is_finite():
-            raise ValueError("must be a number")
-        return int(number) if number == number.to_integral_value() else float(number)
-    if type_ == MetadataType.BOOLEAN:
-        word = raw.lower()
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
-        raise ValueError("must be true or false")
-    if type_ == MetadataType.DATE:
-        try:
-            return dt.date.fromisoformat(raw).isoformat()
-        except ValueError:
-            raise ValueError("must be a date in the form YYYY-MM-DD") from None
-    if type_ == MetadataType.DATETIME:
-        try:
-            dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be an ISO 8601 date and time") from None
-        return raw
+    if type_ == MetadataType.OBJECT:
+        raise ValueError("holds objects, which cannot be compared with one value")
+    return parse_value(type_, raw)
     if type_ == MetadataType.OBJECT:
         raise ValueError("holds objects, which cannot be compared with one value")
     return raw

@@ -11,7 +11,6 @@ removed, and a row with nothing typed in it is ignored.
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -21,7 +20,7 @@ from django.db.models import Q
 
 from .choices import STATUS_TRANSITIONS, MetadataObject, MetadataType, OrderStatus, RelatedObject
 from .ids import looks_like
-from .metadata import MAX_KEY_LENGTH, MAX_KEYS
+from .metadata import MAX_KEY_LENGTH, MAX_KEYS, parse_value
 from .models import SKU, Customer, MetadataSchema, Order, Product
 from .money import decimals, minor_to_input, to_minor
 
@@ -297,42 +296,15 @@ class ItemForm(RowForm):
         return item
 
 
-def _parse_scalar(type_: str, text: str):
-    """``text`` as a value of the schema type, or raise ValueError with what is wrong."""
-    if type_ == MetadataType.NUMBER:
-        try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            raise ValueError("must be a number") from None
-        if not number.is_finite():
-            raise ValueError("must be a number")
-        # JSON numbers: whole ones stay integers; others are floats (metadata, never money).
-        return int(number) if number == number.to_integral_value() else float(number)
-    if type_ == MetadataType.BOOLEAN:
-        lowered = text.lower()
-        if lowered in {"true", "yes", "y", "1", "on"}:
-            return True
-        if lowered in {"false", "no", "n", "0", "off"}:
-            return False
-        raise ValueError("must be true or false (yes/no)")
-    if type_ == MetadataType.OBJECT:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            raise ValueError('must be a JSON object, like {"size": "M"}')
-        return value
-    return text  # string, date, datetime: the service checks dates
-
-
 def metadata_value(text: str, prop) -> Any:
     """A typed metadata value from what was typed: text for undefined keys, the schema type otherwise
     (lists as JSON or comma-separated). Raises ValueError."""
     if prop is None:
         return text
+    if prop.type in (MetadataType.DATE, MetadataType.DATETIME) and not prop.is_array:
+        return text  # checked by the service, so that one submit reports them with every other field
     if not prop.is_array:
-        return _parse_scalar(prop.type, text)
+        return parse_value(prop.type, text)
     if text.startswith("["):
         try:
             values = json.loads(text)
@@ -340,8 +312,8 @@ def metadata_value(text: str, prop) -> Any:
             raise ValueError('must be a list, like ["a", "b"] or a, b') from None
         if not isinstance(values, list):
             raise ValueError('must be a list, like ["a", "b"] or a, b')
-        return [_parse_scalar(prop.type, v) if isinstance(v, str) else v for v in values]
-    return [_parse_scalar(prop.type, part.strip()) for part in text.split(",") if part.strip()]
+        return [parse_value(prop.type, v) if isinstance(v, str) else v for v in values]
+    return [parse_value(prop.type, part.strip()) for part in text.split(",") if part.strip()]
 
 
 def metadata_text(value: Any) -> str:

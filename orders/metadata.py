@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
 from .choices import MetadataType
 
@@ -10,6 +11,44 @@ MAX_KEYS = 100
 MAX_KEY_LENGTH = 100
 MAX_DEPTH = 5
 MAX_BYTES = 16 * 1024
+
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
+
+
+def parse_value(type_: str, text: str):
+    """The JSON value that ``text`` (what a person typed) stands for under a schema type, or ValueError
+    saying what is wrong. Numbers stay integers when whole (metadata numbers, never money, may be
+    fractional); dates come back as ISO text, as metadata stores them. Lists are the caller's business."""
+    text = text.strip()
+    if type_ == MetadataType.NUMBER:
+        try:
+            number = Decimal(text.replace(",", "").replace("_", ""))
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a number")
+        return int(number) if number == number.to_integral_value() else float(number)
+    if type_ == MetadataType.BOOLEAN:
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ValueError("must be true or false (yes/no)")
+    if type_ in (MetadataType.DATE, MetadataType.DATETIME):
+        if problem := _type_error(type_, text):
+            raise ValueError(problem)
+        return text
+    if type_ == MetadataType.OBJECT:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object, like {"size": "M"}')
+        return value
+    return text
 
 
 def _depth(value, level: int = 1) -> int:

@@ -11,17 +11,12 @@ An empty value means "no value": the key is not kept.
 """
 
 import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .choices import MetadataType
-
-_INTEGER = re.compile(r"[+-]?\d+")
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
+from .metadata import parse_value
 
 
 @dataclass
@@ -140,20 +135,11 @@ def _parse(row: Row) -> tuple[Any, str | None]:
         return row.value, None
     if prop.is_array or prop.type == MetadataType.OBJECT:
         return _parse_json(text)
-    if prop.type == MetadataType.NUMBER:
-        if _INTEGER.fullmatch(text):
-            return int(text), None
+    if prop.type in (MetadataType.NUMBER, MetadataType.BOOLEAN):
         try:
-            number = float(text)
+            return parse_value(prop.type, text), None
         except ValueError:
             return text, None
-        return (number, None) if math.isfinite(number) else (text, None)
-    if prop.type == MetadataType.BOOLEAN:
-        if text.lower() in _TRUE:
-            return True, None
-        if text.lower() in _FALSE:
-            return False, None
-        return text, None
     if prop.type == MetadataType.STRING:
         return row.value, None
     return text, None  # date, datetime: checked by the schema
