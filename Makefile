@@ -30,7 +30,7 @@ seed: migrate
 	$(PY) manage.py ensure_demo_admin
 
 run: seed
-	@echo "Serving on http://$(HOST):$(PORT)/"
+	@echo "Serving on http://$(HOST):$(PORT)/ (sign in at http://$(HOST):$(PORT)/login/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite: unit and HTTP tests, then the real-browser tests.

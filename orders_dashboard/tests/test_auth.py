@@ -107,7 +107,7 @@ def test_demo_admin_is_created_once_and_printed(capsys, settings):
     call_command("ensure_demo_admin")
     out = capsys.readouterr().out
     assert out.count("Created the demo Admin user") == 1
-    assert "demo-admin / demo-admin" in out
+    assert "Demo login: demo-admin / demo-admin" in out
     settings.DEBUG = False
     with pytest.raises(CommandError):
         call_command("ensure_demo_admin")

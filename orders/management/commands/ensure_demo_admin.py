@@ -20,6 +20,6 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name="Admin"))
             self.stdout.write(self.style.SUCCESS("Created the demo Admin user."))
         if User.objects.filter(username=USERNAME).exists():
-            self.stdout.write(f"Sign in at http://127.0.0.1:8000/login/ as {USERNAME} / {PASSWORD}")
+            self.stdout.write(f"Demo login: {USERNAME} / {PASSWORD}")
         else:
             self.stdout.write("An Admin user exists already; sign in with it.")
