@@ -322,3 +322,77 @@ class MetadataSchemaProperty(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.type}{'[]' if self.is_array else ''})"
+
+
+class ExportStatus(models.TextChoices):
+    """Where an export is: a job waits (SCHEDULED), runs (IN_PROGRESS) and ends DONE or in ERROR. A dashboard
+    download starts IN_PROGRESS (it runs while the browser receives it)."""
+
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    DONE = "DONE", "Done"
+    ERROR = "ERROR", "Error"
+
+
+class Export(models.Model):
+    """One CSV export: who asked for what (filters, fields, order) and how it went. Written by
+    ``orders.export``; exports read orders and change none, so they record no OrderEvent.
+
+    The shape serves the dashboard download now and the API's export jobs later (``POST /v1/orders/export``
+    → ``{id, object: "export", status, parameters: {order, fields, filters}, result: {url} | null}``): a job
+    is created SCHEDULED and keeps its CSV in ``file``; a download streams and keeps nothing.
+    """
+
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("export"))
+    # What was exported: "order" (the orders list) or, for the segment member export, "customer".
+    exported_object = models.CharField(max_length=16, default="order")
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.SCHEDULED)
+    # Who: a staff user, an API key (by name) or the system, as orders.events.Actor describes them.
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_user = models.ForeignKey(  # indexed by export_actor_user_idx
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    actor_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True)
+    actor_name = models.CharField(max_length=255, blank=True)
+    # What: the filters as the list's query string (OrderFilterSet parameters), the columns in order, the sort.
+    filters = models.TextField(blank=True)
+    fields = models.JSONField(default=list, blank=True)
+    order = models.CharField(max_length=32, blank=True)
+    # How it went.
+    method = models.CharField(max_length=8, blank=True, help_text="copy (PostgreSQL COPY) or python")
+    row_count = models.BigIntegerField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True, help_text="Bytes sent or stored.")
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True, help_text="The stored CSV of an export job.")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)  # records are written by the exporter, never by hand
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="export_created_idx"),
+            # "The fields this user chose last time" is one index probe.
+            models.Index(fields=["actor_user", "exported_object", "created_at"], name="export_actor_user_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ExportStatus.values), name="export_status_valid"),
+            models.CheckConstraint(
+                condition=Q(row_count__gte=0) | Q(row_count__isnull=True), name="export_row_count_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.ERROR)
+
+    @property
+    def duration(self):
+        """Seconds from start to finish (None while running or never started)."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import detail, form
+from .views import export as export_views
 from .views import list as list_views
 
 app_name = "orders"
@@ -14,6 +15,10 @@ urlpatterns = [
     path("new/item-row/", form.order_form_item_row, name="form_item_row"),
     path("lookup/customers/", form.customer_lookup, name="customer_lookup"),
     path("lookup/catalog/", form.catalog_lookup, name="catalog_lookup"),
+    # The CSV export (orders/views/export.py)
+    path("export/", export_views.order_export, name="export"),
+    path("export/dialog/", export_views.export_dialog, name="export_dialog"),
+    path("exports/", export_views.export_list, name="exports"),
     path("<str:order_id>/edit/", form.order_edit, name="edit"),
     # One order (orders/views/detail.py): tabs are real URLs
     path("<str:order_id>/", detail.order_summary, name="detail"),
