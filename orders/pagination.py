@@ -10,7 +10,8 @@ shift.
 Contract:
 
 - the queryset is ordered by model fields only (``"-created_at", "-id"``), the last one unique (the pk),
-  and none of them nullable; each ordering wants an index on exactly those columns;
+  and none of them nullable — or, with ``skip_nulls=True``, nullable ones whose NULL rows the paginator
+  leaves out (the caller says so on the page); each ordering wants an index on exactly those columns;
 - cursors are opaque, signed strings that name the direction, the ordering and the boundary row's sort
   values; a tampered, truncated or foreign cursor (e.g. made for another sort) raises ``InvalidCursor``,
   whose message can be shown as is;
@@ -79,18 +80,23 @@ def _encode_value(value):
 
 
 class KeysetPaginator:
-    def __init__(self, queryset: QuerySet, *, per_page: int, ordering=None, salt: str = DEFAULT_SALT):
+    def __init__(
+        self, queryset: QuerySet, *, per_page: int, ordering=None, salt: str = DEFAULT_SALT, skip_nulls: bool = False
+    ):
         model = queryset.model
         ordering = tuple(ordering or queryset.query.order_by or model._meta.ordering)
         if not ordering or not all(isinstance(name, str) for name in ordering):
             raise ValueError("keyset pagination needs an ordering by field names")
         self.keys: list[tuple[str, bool]] = []  # (field name, descending)
         self.fields = []
+        present = {}  # nullable sort fields whose NULL rows are left out (skip_nulls)
         for name in ordering:
             bare = name.removeprefix("-")
             field = model._meta.pk if bare == "pk" else model._meta.get_field(bare)
-            if field.null:
+            if field.null and not skip_nulls:
                 raise ValueError(f"keyset pagination cannot sort by the nullable field {bare!r}")
+            if field.null:
+                present[f"{bare}__isnull"] = False
             self.keys.append((bare, name.startswith("-")))
             self.fields.append(field)
         if not (self.fields[-1].primary_key or self.fields[-1].unique):
@@ -98,7 +104,7 @@ class KeysetPaginator:
         if per_page < 1:
             raise ValueError("per_page must be at least 1")
         self.ordering = ordering
-        self.queryset = queryset.order_by(*ordering)
+        self.queryset = queryset.filter(**present).order_by(*ordering)
         self.per_page = per_page
         self.salt = salt
 

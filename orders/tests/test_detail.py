@@ -543,7 +543,8 @@ def test_metadata_editor_is_refused_to_a_viewer(client, viewer):
 
 
 @pytest.fixture
-def extra_tab():
+def extra_tab(monkeypatch):
+    monkeypatch.setattr(tabs, "_registry", {})  # without the tabs installed apps register (segments)
     tab = tabs.register(
         tabs.OrderTab(key="segments", label="Segments", url_name="orders:metadata", permission="orders.delete_order")
     )
