@@ -23,6 +23,9 @@ PREFIXES = {
     "rollback": "rr",
     "event": "evt",
     "validation_rule": "val",
+    # incentives (rules.Incentive), by kind, as Voucherify names vouchers and promotion tiers
+    "voucher": "v",
+    "promotion_tier": "promo",
     "segment": "seg",
     "export": "exp",
 }
