@@ -222,22 +222,111 @@ def _catalog_values(kind: str, data: Mapping[str, Any], path: str, errors: _Erro
     return values
 
 
-def _catalog_get(model, kind: str, object_id, data, source_id, path: str, errors: _Errors, extra=None):
+class _CatalogRows:
+    """The products and SKUs that an order's items name, read up front in at most two queries (one per
+    model) instead of one or two per item. ``_catalog_get`` looks here first and, on a miss, runs exactly
+    the queries it ran before (an unknown id, a new source id, an odd value), so it returns the same rows
+    and creates the same ones either way."""
+
+    def __init__(self):
+        self.by_pk: dict[type, dict] = {Product: {}, SKU: {}}
+        self.by_source_id: dict[type, dict] = {Product: {}, SKU: {}}
+
+    @classmethod
+    def load(cls, items: list) -> "_CatalogRows":
+        rows = cls()
+        wanted = {Product: (set(), set()), SKU: (set(), set())}  # model → (ids, source ids)
+
+        def want(model, ids=(), source_ids=()):
+            wanted[model][0].update(v for v in ids if isinstance(v, str) and v)
+            wanted[model][1].update(v for v in source_ids if isinstance(v, str) and v)
+
+        for data in items:
+            if not isinstance(data, Mapping):
+                continue
+            # The same reading of an item as _resolve_item's.
+            product_data = data.get("product") or {}
+            sku_data = data.get("sku") or {}
+            product_data = product_data if isinstance(product_data, Mapping) else {}
+            sku_data = sku_data if isinstance(sku_data, Mapping) else {}
+            related = data.get("related_object")
+            if related is None:
+                related = RelatedObject.SKU if (data.get("sku_id") or sku_data) else RelatedObject.PRODUCT
+            is_sku = related == RelatedObject.SKU
+            source_id = data.get("source_id")
+            source_id = source_id.strip() if isinstance(source_id, str) else None
+            want(
+                Product,
+                ids=[data.get("product_id") or product_data.get("id")],
+                source_ids=[product_data.get("source_id") or (None if is_sku else source_id)],
+            )
+            if is_sku or data.get("sku_id") or sku_data.get("id"):
+                want(
+                    SKU,
+                    ids=[data.get("sku_id") or sku_data.get("id")],
+                    source_ids=[sku_data.get("source_id") or (source_id if is_sku else None)],
+                )
+        for model, (ids, source_ids) in wanted.items():
+            if ids or source_ids:
+                for obj in model.objects.filter(models.Q(pk__in=ids) | models.Q(source_id__in=source_ids)):
+                    rows.add(obj)
+        # _resolve_item reads sku.product: the SKUs' products join the same rows (one instance per row, so
+        # an override saved through one item is what every later item sees, as a fresh read would be).
+        skus = list(rows.by_pk[SKU].values())
+        missing = {sku.product_id for sku in skus if sku.product_id} - set(rows.by_pk[Product])
+        if missing:
+            for product in Product.objects.filter(pk__in=missing):
+                rows.add(product)
+        for sku in skus:
+            if sku.product_id in rows.by_pk[Product]:
+                SKU.product.field.set_cached_value(sku, rows.by_pk[Product][sku.product_id])
+        return rows
+
+    def add(self, obj) -> None:
+        self.by_pk[type(obj)][obj.pk] = obj
+        if obj.source_id:
+            self.by_source_id[type(obj)][obj.source_id] = obj
+
+    def get(self, model, *, pk=None, source_id=None):
+        if pk is not None:
+            return self.by_pk[model].get(pk) if isinstance(pk, str) else None
+        return self.by_source_id[model].get(source_id) if isinstance(source_id, str) else None
+
+
+def _catalog_get(
+    model,
+    kind: str,
+    object_id,
+    data,
+    source_id,
+    path: str,
+    errors: _Errors,
+    extra=None,
+    rows: _CatalogRows | None = None,
+):
     """A Product or SKU named by id, or upserted by source id (created when unknown; updated only when
-    the input says ``override: true``, as the Voucherify contract does)."""
+    the input says ``override: true``, as the Voucherify contract does). ``rows``: what was read up front."""
     data = data if isinstance(data, Mapping) else {}
     values = _catalog_values(kind, data, path, errors)
     if errors:
         return None
     if object_id:
-        obj = model.objects.filter(pk=object_id).first()
+        obj = rows.get(model, pk=object_id) if rows is not None else None
+        if obj is None:
+            obj = model.objects.filter(pk=object_id).first()
         if obj is None:
             errors.add(f"{path}.id" if data.get("id") else f"{path}_id", f"no {kind} with id {object_id}")
         return obj
     if not source_id:
         return None
     values.update(extra or {})
-    obj, created = model.objects.get_or_create(source_id=source_id, defaults=values)
+    obj = rows.get(model, source_id=source_id) if rows is not None else None
+    if obj is not None:
+        created = False
+    else:
+        obj, created = model.objects.get_or_create(source_id=source_id, defaults=values)
+        if rows is not None:
+            rows.add(obj)
     if not created and data.get("override") is True:
         changed = [name for name, value in values.items() if getattr(obj, name) != value]
         if changed:
@@ -256,6 +345,7 @@ def _resolve_items(items, errors: _Errors, schemas) -> list[OrderItem]:
         errors.add("items", f"has {len(items)} items; an order may have at most {settings.ORDERS_MAX_ITEMS}")
         return []
     item_schema = schemas.get(MetadataObject.ORDER_ITEM)
+    rows = _CatalogRows.load(items)
     resolved = []
     for index, data in enumerate(items):
         path = f"items[{index}]"
@@ -263,7 +353,7 @@ def _resolve_items(items, errors: _Errors, schemas) -> list[OrderItem]:
             errors.add(path, "must be an object")
             continue
         line_errors = _Errors()
-        item = _resolve_item(data, path, line_errors, item_schema)
+        item = _resolve_item(data, path, line_errors, item_schema, rows)
         errors.merge(line_errors)
         if item is not None and not line_errors:
             item.position = index
@@ -271,7 +361,9 @@ def _resolve_items(items, errors: _Errors, schemas) -> list[OrderItem]:
     return resolved
 
 
-def _resolve_item(data: Mapping[str, Any], path: str, errors: _Errors, item_schema) -> OrderItem | None:
+def _resolve_item(
+    data: Mapping[str, Any], path: str, errors: _Errors, item_schema, rows: _CatalogRows | None = None
+) -> OrderItem | None:
     product_data = data.get("product") or {}
     sku_data = data.get("sku") or {}
     for key, value in (("product", product_data), ("sku", sku_data)):
@@ -301,6 +393,7 @@ def _resolve_item(data: Mapping[str, Any], path: str, errors: _Errors, item_sche
         product_data.get("source_id") or (None if is_sku else source_id),
         f"{path}.product",
         errors,
+        rows=rows,
     )
     sku = None
     if is_sku or data.get("sku_id") or sku_data.get("id"):
@@ -313,6 +406,7 @@ def _resolve_item(data: Mapping[str, Any], path: str, errors: _Errors, item_sche
             f"{path}.sku",
             errors,
             extra={"product": product} if product else None,
+            rows=rows,
         )
     if errors:
         return None

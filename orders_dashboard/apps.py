@@ -9,6 +9,6 @@ class OrdersDashboardConfig(AppConfig):
     def ready(self) -> None:
         from .roles import on_post_migrate
 
-        # Sent once per app that has models (this one has none), each time after that app's permissions
+        # Sent once per app that has models (this one has ApiKey), each time after that app's permissions
         # were created; listed last, so auth's handler runs before ours for every app.
         post_migrate.connect(on_post_migrate, dispatch_uid="orders_dashboard.sync_roles")

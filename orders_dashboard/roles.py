@@ -24,17 +24,33 @@ MANAGER_EDITS = ("order", "orderitem", "customer", "product", "sku", "redemption
 CRUD = ("view", "add", "change", "delete")
 
 VIEWER = [("orders", f"view_{model}") for model in ORDER_MODELS]
+# Segments: Viewers see them; Managers and Admins create, edit (static members too) and delete them.
+SEGMENTS_EDIT = [("segments", f"{action}_segment") for action in CRUD]
+VIEWER += [("segments", "view_segment")]
+# Rules: Viewers see validation rules and incentives; Managers also redeem incentives on orders; Admins
+# manage rules and incentives (DESIGN §5).
+RULES_MODELS = ("validationrule", "incentive")
+RULES_MANAGE = [("rules", f"{action}_{model}") for model in RULES_MODELS for action in CRUD]
+VIEWER += [("rules", f"view_{model}") for model in RULES_MODELS]
 MANAGER = [
     *VIEWER,
     *[("orders", f"{action}_{model}") for model in MANAGER_EDITS for action in ("add", "change")],
     ("orders", "export_order"),
     ("orders", "import_order"),
+    *SEGMENTS_EDIT,
+    ("rules", "redeem_incentive"),
 ]
 ADMIN = [
     *[("orders", f"{action}_{model}") for model in ORDER_MODELS for action in CRUD],
     ("orders", "export_order"),
     ("orders", "import_order"),
+    ("orders", "view_export"),  # the list of past exports (who exported what)
+    *SEGMENTS_EDIT,
+    *RULES_MANAGE,
+    ("rules", "redeem_incentive"),
     *[("auth", f"{action}_{model}") for model in ("user", "group") for action in CRUD],
+    # API keys: list (view), create (add), revoke (change)
+    *[("orders_dashboard", f"{action}_apikey") for action in ("view", "add", "change")],
 ]
 ROLES = {"Viewer": VIEWER, "Manager": MANAGER, "Admin": ADMIN}
 

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "import_export",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for the API docs page, served by us (no CDN)
     "orders",
     "segments",
     "rules",
@@ -163,3 +165,37 @@ ORDERS_CURRENCY = os.environ.get("ORDERS_CURRENCY", "USD")
 ORDERS_MAX_ITEMS = 500
 # The order form posts ~8 fields per item row; Django's default cap (1,000) would refuse big carts.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10 * ORDERS_MAX_ITEMS + 500
+
+# --- REST API (orders_dashboard.api) --------------------------------------------------------------------
+# Mounted at /api. API-key authentication only (X-App-Id + X-App-Token; no session or cookie), JSON in and
+# out, every error in the envelope of orders_dashboard.api.errors. Views derive from
+# orders_dashboard.api.views.ApiView, which adds the request id and the body-size limit.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orders_dashboard.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["orders_dashboard.api.authentication.HasApiKey"],
+    "DEFAULT_PARSER_CLASSES": ["orders_dashboard.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "orders_dashboard.api.parsers.JSONOnlyNegotiation",
+    "EXCEPTION_HANDLER": "orders_dashboard.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Largest request body an API view reads (413 past it); a view may set its own ``max_body_bytes``.
+# 2.5 MB holds an order of 500 items with generous metadata.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", 2_621_440))
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Orders dashboard API",
+    "DESCRIPTION": "The Orders part follows Voucherify's Orders API (v2018-08-01): same paths, field names, "
+    "status values, X-App-Id/X-App-Token headers and error envelope. Amounts are integers in minor units.",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_AUTHENTICATION": ["orders_dashboard.api.authentication.ApiKeyAuthentication"],
+    "SERVE_PERMISSIONS": ["orders_dashboard.api.authentication.HasApiKey"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Paths are documented without the trailing slash that the API also tolerates.
+    "PREPROCESSING_HOOKS": ["orders_dashboard.api.schema.without_slash_aliases"],
+}
+# --- end of REST API ------------------------------------------------------------------------------------
