@@ -29,8 +29,12 @@ seed: migrate
 	$(PY) manage.py seed_demo --orders $(DEMO_ORDERS) --if-empty
 	$(PY) manage.py ensure_demo_admin
 
+# The server and, beside it, the worker that runs background tasks (bulk imports, export jobs); stopping
+# the server (Ctrl-C) stops the worker.
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/ (sign in at http://$(HOST):$(PORT)/login/)"
+	@$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite: unit and HTTP tests, then the real-browser tests.

@@ -32,3 +32,10 @@ def customer(db):
 @pytest.fixture
 def order(db):
     return make_order(source_id="fixture-order")
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline(settings):
+    """Background tasks (imports, export jobs) run inside the request that enqueues them: a test sees their
+    result at once, with no worker (production: TASKS_BACKEND=database and ``manage.py db_worker``)."""
+    settings.TASKS = {"default": {"BACKEND": settings.TASKS_BACKENDS["immediate"]}}

@@ -2,7 +2,7 @@
 
 Variables: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, ORDERS_CURRENCY, CSRF_TRUSTED_ORIGINS,
 SECURE_SSL_REDIRECT, SECURE_HSTS_SECONDS, SECURE_PROXY_SSL_HEADER (set to "1" behind a TLS proxy that sends
-X-Forwarded-Proto), LOG_LEVEL. See README.md.
+X-Forwarded-Proto), LOG_LEVEL, TASKS_BACKEND, MEDIA_ROOT. See README.md.
 """
 
 import os
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files for the API docs page, served by us (no CDN)
+    "django_tasks_db",  # the task queue's table (see TASKS)
     "orders",
     "segments",
     "rules",
@@ -134,6 +135,24 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG
+
+# Files the app writes: the CSV of export jobs (orders.models.Export.file). Never served as static files:
+# an export is downloaded through a view that checks who asks.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+
+# --- Background tasks (django.tasks) ------------------------------------------------------------------
+# Bulk imports and export jobs run as tasks. The default backend, django-tasks-db's DatabaseBackend, keeps
+# the queue in our own database (SQLite or PostgreSQL: nothing else to run) and `manage.py db_worker` runs
+# the tasks (`make run` starts one beside the server). TASKS_BACKEND=immediate runs each task inside the
+# request that enqueues it, with no worker; the tests use that.
+TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+}
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND") or "database"
+if TASKS_BACKEND not in TASKS_BACKENDS:
+    raise ImproperlyConfigured(f"TASKS_BACKEND={TASKS_BACKEND!r}: use one of {', '.join(TASKS_BACKENDS)}.")
+TASKS = {"default": {"BACKEND": TASKS_BACKENDS[TASKS_BACKEND]}}
 
 # --- Security -------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
