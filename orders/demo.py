@@ -531,7 +531,7 @@ class _OrderFactory:
                 picked.append(line_index)
                 if len(picked) == count:
                     break
-        amount = items_discount = 0
+        amount = items_discount = units = 0
         snapshots = []
         for position, line_index in enumerate(picked):
             line = self.lines[line_index]
@@ -542,6 +542,7 @@ class _OrderFactory:
             metadata = {"gift_wrap": True} if gift_wrap else {}
             amount += line_amount
             items_discount += discount
+            units += quantity
             chunk.items.append(
                 (
                     new_id("order_item"), order_id, position, line.related_object, line.product_id, line.sku_id,
@@ -688,8 +689,8 @@ class _OrderFactory:
         chunk.orders.append(
             (
                 order_id, source_id, status, customer_id, referrer_id, amount, amount, final_discount,
-                items_discount, final["total_discount_amount"], final["total_amount"], _dumps(metadata),
-                created, updated, version,
+                items_discount, final["total_discount_amount"], final["total_amount"], len(picked), units,
+                _dumps(metadata), created, updated, version,
             )
         )  # fmt: skip
         if customer is not None and status in COUNTED_STATUSES:
@@ -780,8 +781,8 @@ TABLE_FIELDS: dict[type[Model], tuple[str, ...]] = {
     ),
     Order: (
         "id", "source_id", "status", "customer_id", "referrer_id", "amount", "initial_amount", "discount_amount",
-        "items_discount_amount", "total_discount_amount", "total_amount", "metadata", "created_at",
-        "updated_at", "version",
+        "items_discount_amount", "total_discount_amount", "total_amount", "items_count", "items_quantity",
+        "metadata", "created_at", "updated_at", "version",
     ),
     OrderItem: (
         "id", "order_id", "position", "related_object", "product_id", "sku_id", "product_source_id",

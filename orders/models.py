@@ -124,6 +124,11 @@ class Order(models.Model):
     items_discount_amount = models.BigIntegerField(default=0)
     total_discount_amount = models.BigIntegerField(default=0)
     total_amount = models.BigIntegerField(default=0)
+    # The cart's size, kept by the services with the lines (like the amounts): how many lines, and how many
+    # units in all. Rules on cart volume ("at least 3 items") compare these columns instead of counting
+    # lines per order (DESIGN §4).
+    items_count = models.PositiveIntegerField(default=0)
+    items_quantity = models.BigIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -154,6 +159,7 @@ class Order(models.Model):
                 "items_discount_amount",
                 "total_discount_amount",
                 "total_amount",
+                "items_quantity",
             ),
             models.CheckConstraint(
                 condition=Q(total_discount_amount__lte=F("amount")), name="order_total_discount_lte_amount"

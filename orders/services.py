@@ -500,7 +500,11 @@ def _move_customer_summaries(before: tuple[str, int] | None, after: tuple[str, i
 
 def _apply_totals(order: Order, items: list[OrderItem] | None, errors: _Errors) -> None:
     """Derived amounts (DESIGN §3): amount = Σ item amounts when there are items; total discount =
-    order discount + item discounts; total = amount − total discount."""
+    order discount + item discounts; total = amount − total discount. ``items`` (None: the cart is not
+    changing) also gives the cart's size: its line count and its units."""
+    if items is not None:
+        order.items_count = len(items)
+        order.items_quantity = sum(item.quantity for item in items)
     if items is not None and items:
         order.amount = sum(item.amount for item in items)
         order.items_discount_amount = sum(item.discount_amount for item in items)

@@ -66,10 +66,14 @@ def test_every_foreign_key_points_at_a_row():
 def test_every_order_has_one_to_six_items_and_amounts_that_add_up():
     seed()
     orders = Order.objects.annotate(
-        item_count=Count("items"), item_amount=Sum("items__amount"), item_discount=Sum("items__discount_amount")
+        item_count=Count("items"),
+        item_units=Sum("items__quantity"),
+        item_amount=Sum("items__amount"),
+        item_discount=Sum("items__discount_amount"),
     )
     for order in orders:
         assert 1 <= order.item_count <= 6, order.source_id
+        assert (order.items_count, order.items_quantity) == (order.item_count, order.item_units)
         assert order.amount == order.item_amount
         assert order.initial_amount == order.amount
         assert order.items_discount_amount == order.item_discount

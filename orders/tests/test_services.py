@@ -42,6 +42,7 @@ def test_create_computes_every_derived_amount_from_items_and_ignores_given_ones(
     assert order.items_discount_amount == 500
     assert order.total_discount_amount == 1500
     assert order.total_amount == order.amount - 1500
+    assert (order.items_count, order.items_quantity) == (2, 3)
     lines = list(order.items.order_by("position"))
     assert [(line.quantity, line.price, line.amount, line.subtotal_amount) for line in lines] == [
         (2, 1500, 3000, 2500),
@@ -53,6 +54,7 @@ def test_create_computes_every_derived_amount_from_items_and_ignores_given_ones(
 def test_create_without_items_takes_the_given_amount():
     order = services.order_create(actor=SYSTEM, amount=20000, discount_amount=2500)
     assert (order.amount, order.total_discount_amount, order.total_amount) == (20000, 2500, 17500)
+    assert (order.items_count, order.items_quantity) == (0, 0)
 
 
 def test_create_records_created_event_with_the_actor_and_the_new_values():
@@ -203,6 +205,7 @@ def test_update_replaces_items_and_records_the_item_diff():
     services.order_update(order=order, actor=SYSTEM, items=[item("a", 3, 100), item("c", 1, 50)])
     order.refresh_from_db()
     assert order.amount == 350
+    assert (order.items_count, order.items_quantity) == (2, 4)
     assert sorted(order.items.values_list("product_source_id", "quantity")) == [("a", 3), ("c", 1)]
     event = OrderEvent.objects.filter(order=order, type=EventType.ORDER_UPDATED).get()
     items = event.data["items"]
@@ -211,6 +214,13 @@ def test_update_replaces_items_and_records_the_item_diff():
     assert items["changed"][0]["quantity"] == {"before": 1, "after": 3}
     assert event.data["changes"]["amount"] == {"before": 300, "after": 350}
     assert OrderItem.objects.count() == 2
+    # A change that leaves the cart alone keeps its size; emptying the cart zeroes it.
+    services.order_update(order=order, actor=SYSTEM, metadata_set={"gift": True})
+    order.refresh_from_db()
+    assert (order.items_count, order.items_quantity) == (2, 4)
+    services.order_update(order=order, actor=SYSTEM, items=[])
+    order.refresh_from_db()
+    assert (order.items_count, order.items_quantity, order.amount) == (0, 0, 350)
 
 
 # --- updates, metadata --------------------------------------------------------------------------------
@@ -505,3 +515,21 @@ def test_one_call_reports_every_bad_field_at_once():
         )
     assert set(exc.value.errors) == {"metadata", "items[0].quantity", "customer.email", "discount_amount"}
     assert Customer.objects.count() == 0
+
+
+def test_the_migration_fills_the_cart_size_of_existing_orders():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("orders.migrations.0008_order_items_counts")
+    big = make_order(items=[item("a", 2, 100), item("b", 5, 10)])
+    empty = services.order_create(actor=SYSTEM, amount=500)
+    Order.objects.update(items_count=0, items_quantity=0)  # as the new columns start
+
+    migration.fill_cart_sizes(apps, None)
+
+    sizes = dict(Order.objects.values_list("pk", "items_count"))
+    units = dict(Order.objects.values_list("pk", "items_quantity"))
+    assert (sizes[big.pk], units[big.pk]) == (2, 7)
+    assert (sizes[empty.pk], units[empty.pk]) == (0, 0)
