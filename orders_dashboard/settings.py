@@ -216,5 +216,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Paths are documented without the trailing slash that the API also tolerates.
     "PREPROCESSING_HOOKS": ["orders_dashboard.api.schema.without_slash_aliases"],
+    # Choice sets that share a field name ("type") get a name each; the discount types keep their first one.
+    "ENUM_NAME_OVERRIDES": {
+        "TypeEnum": "rules.choices.DiscountType.values",
+        "SegmentTypeEnum": "segments.choices.SegmentType.values",
+    },
 }
 # --- end of REST API ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from orders import services
+from orders.customer_filters import CustomerFilterSet
 from orders.exceptions import InvalidInput, NotFound
 from orders.filters import MetadataFilter, MoneyFilter, OrderFilterSet
 from orders.models import Customer, Order
@@ -58,6 +59,10 @@ DEFAULT_ORDERING = "created_at"
 # the API does not take).
 LIST_PARAMETERS = ("limit", "page", "order")
 DASHBOARD_ONLY_PARAMETERS = ("sort", "cursor", "per_page")
+# Parameters of GET /v1/customers that filters registered into the CustomerFilterSet by other apps answer
+# (orders.customer_filters.register_customer_filter): API parameter → filter name. orders knows neither the
+# filters nor their apps; a parameter whose filter is not registered is ignored, like any unknown one.
+REGISTERED_CUSTOMER_PARAMETERS = {"segment_id": "segment"}
 
 
 def _positive(params, name: str, default: int, maximum: int, errors: dict) -> int:
@@ -125,6 +130,23 @@ def _body(request) -> dict:
     return request.data
 
 
+def _registered_customer_filters(params, queryset):
+    """``queryset`` narrowed by the registered customer filters that ``params`` name (their own validation:
+    400 naming the API parameter), and whether any did."""
+    data = {
+        name: params[parameter]
+        for parameter, name in REGISTERED_CUSTOMER_PARAMETERS.items()
+        if params.get(parameter) and name in CustomerFilterSet.base_filters
+    }
+    if not data:
+        return queryset, False
+    filterset = CustomerFilterSet(data, queryset=queryset)
+    if not filterset.is_valid():
+        parameters = {name: parameter for parameter, name in REGISTERED_CUSTOMER_PARAMETERS.items()}
+        raise ValidationError({parameters.get(name, name): list(errors) for name, errors in filterset.errors.items()})
+    return filterset.qs, True
+
+
 # --- schema helpers -------------------------------------------------------------------------------------
 
 
@@ -158,6 +180,23 @@ class OrderListSchema(AutoSchema):
                 for name, filter_ in OrderFilterSet.base_filters.items()
                 if name not in DASHBOARD_ONLY_PARAMETERS
             ]
+        return parameters
+
+
+class CustomerListSchema(AutoSchema):
+    """Documents the registered customer filters that GET /v1/customers answers (see
+    REGISTERED_CUSTOMER_PARAMETERS), read when the schema is made, like OrderListSchema."""
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self.method == "GET":
+            for parameter, name in REGISTERED_CUSTOMER_PARAMETERS.items():
+                filter_ = CustomerFilterSet.base_filters.get(name)
+                if filter_ is not None:
+                    label, help_text = str(filter_.label or name), filter_.extra.get("help_text")
+                    description = f"{label} id{f' ({help_text})' if help_text else ''}. An unknown id is a 400 "
+                    description += f"invalid_payload naming {parameter}."
+                    parameters.append(OpenApiParameter(parameter, OpenApiTypes.STR, description=description))
         return parameters
 
 
@@ -302,6 +341,8 @@ class OrderView(ApiView):
 
 
 class CustomersView(ApiView):
+    schema = CustomerListSchema()
+
     @extend_schema(
         operation_id="list-customers",
         summary="List customers",
@@ -312,11 +353,13 @@ class CustomersView(ApiView):
     def get(self, request):
         params = request.query_params
         limit, page, ordering = _list_parameters(params)
-        queryset = Customer.objects.order_by(*LIST_ORDERINGS[ordering][1])
+        queryset = Customer.objects.all()
         email = (params.get("email") or "").strip()
         if email:
             queryset = queryset.filter(email__iexact=email)
-        page_ = selectors.page_of(queryset, page=page, limit=limit, filtered=bool(email))
+        queryset, registered = _registered_customer_filters(params, queryset)
+        queryset = queryset.order_by(*LIST_ORDERINGS[ordering][1])
+        page_ = selectors.page_of(queryset, page=page, limit=limit, filtered=bool(email) or registered)
         return Response(
             {
                 "object": "list",

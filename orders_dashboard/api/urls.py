@@ -20,6 +20,7 @@ V1 = [
     # Bulk import and export jobs (another change) go here, above the orders routes.
     path("", include("orders.api.urls")),
     path("", include("rules.api.urls")),  # validations, redemptions, rollbacks
+    path("", include("segments.api.urls")),
 ]
 
 urlpatterns = [
