@@ -287,7 +287,7 @@ def part_preview(args) -> list[tuple]:
             "3": {"name": "order.metadata", "property": "locale", "conditions": {"$starts_with": ["de"]}},
             "logic": "1 and 2 and 3",
         },
-        "amount, channel web, ≥ 3 lines (aggregate over all lines)": {
+        "amount, channel web, ≥ 3 lines (the items_count column)": {
             "1": {"name": "order.amount", "conditions": {"$more_than_or_equal": [10000]}},
             "2": {"name": "order.metadata", "property": "channel", "conditions": {"$is": ["web"]}},
             "3": {"name": "order.items.count", "conditions": {"$more_than_or_equal": [3]}},
