@@ -364,6 +364,9 @@ class Export(models.Model):
     filters = models.TextField(blank=True)
     fields = models.JSONField(default=list, blank=True)
     order = models.CharField(max_length=32, blank=True)
+    # An API export job's parameters as the client named them (Voucherify's order, fields and filters), echoed
+    # by GET /v1/exports/{id}; null for a dashboard export. ``filters`` above is their translation.
+    parameters = models.JSONField(null=True, blank=True)
     # How it went.
     method = models.CharField(max_length=8, blank=True, help_text="copy (PostgreSQL COPY) or python")
     row_count = models.BigIntegerField(null=True, blank=True)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("export/", export_views.order_export, name="export"),
     path("export/dialog/", export_views.export_dialog, name="export_dialog"),
     path("exports/", export_views.export_list, name="exports"),
+    path("exports/<str:export_id>/download/", export_views.export_download, name="export_download"),
     path("<str:order_id>/edit/", form.order_edit, name="edit"),
     # One order (orders/views/detail.py): tabs are real URLs
     path("<str:order_id>/", detail.order_summary, name="detail"),

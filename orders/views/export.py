@@ -7,7 +7,9 @@
 - ``POST /orders/export/?<list filters>`` with ``fields=…`` (in their order): the download, a streamed CSV
   of exactly what the list's ``OrderFilterSet`` selects, in the list's sort, recorded as an ``Export`` (the
   chosen fields are remembered through it). A GET there shows the picker: a download is a POST.
-- ``GET /orders/exports/``: Admins' list of exports (who, when, what, how many rows, how it went).
+- ``GET /orders/exports/``: Admins' list of exports (who, when, what, how many rows, how it went), the API's
+  export jobs included, with a link to the stored CSV of a finished job.
+- ``GET /orders/exports/<id>/download/``: that CSV (whoever may export orders may download it).
 
 The filters travel in the query string exactly as on the list, so the list's URL, the dialog's and the
 download's select the same rows.
@@ -16,8 +18,8 @@ download's select the same rows.
 import hashlib
 from dataclasses import dataclass
 
-from django.http import HttpResponseRedirect, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -35,8 +37,9 @@ from orders.export import (
     order_columns,
     order_metadata_keys,
 )
+from orders.export_jobs import export_file_response
 from orders.filters import DEFAULT_SORT, SORTS, OrderFilterSet
-from orders.models import Export, Order
+from orders.models import Export, ExportStatus, Order
 from orders.pagination import InvalidCursor, KeysetPaginator, capped_count
 from orders_dashboard.access import require_perms
 
@@ -238,6 +241,9 @@ def export_list(request):
             "list_url": _with_query("orders:list", QueryDict(export.filters))
             if export.exported_object == "order"
             else None,
+            "download_url": reverse("orders:export_download", args=[export.pk])
+            if export.status == ExportStatus.DONE and export.file
+            else None,
         }
         for export in page.object_list
     ]
@@ -252,6 +258,19 @@ def export_list(request):
             "previous_url": _page_url(page.previous_cursor),
         },
     )
+
+
+@require_perms(VIEW, EXPORT)
+@require_safe
+def export_download(request, export_id: str):
+    """The stored CSV of a finished export job (an API export); dashboard downloads keep no file."""
+    export = get_object_or_404(Export, pk=export_id, status=ExportStatus.DONE)
+    if not export.file:
+        raise Http404("This export kept no file.")
+    try:
+        return export_file_response(export)
+    except FileNotFoundError:
+        raise Http404("The export's file is no longer stored.") from None
 
 
 def _page_url(cursor: str | None) -> str | None:
