@@ -9,6 +9,7 @@ from .choices import MetadataObject
 from .metadata import metadata_errors
 from .models import (
     SKU,
+    AsyncAction,
     Customer,
     MetadataSchema,
     MetadataSchemaProperty,
@@ -88,6 +89,14 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     search_fields = ("=id", "=order__id", "incentive_code")
     show_full_result_count = False
+
+
+@admin.register(AsyncAction)
+class AsyncActionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "status", "actor_name", "created_at", "finished_at")
+    list_filter = ("type", "status")
+    search_fields = ("=id", "=request_id")
+    exclude = ("payload",)  # up to 2,000 orders: not for a form
 
 
 @admin.register(OrderItem)

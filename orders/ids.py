@@ -28,6 +28,7 @@ PREFIXES = {
     "promotion_tier": "promo",
     "segment": "seg",
     "export": "exp",
+    "async_action": "aa",
 }
 
 

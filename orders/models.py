@@ -405,3 +405,64 @@ class Export(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class AsyncActionStatus(models.TextChoices):
+    """Where a background action is (Voucherify's async action statuses): it waits for a worker
+    (ENQUEUED), runs (IN_PROGRESS) and ends DONE, or FAILED when something unexpected stopped it."""
+
+    ENQUEUED = "ENQUEUED", "Enqueued"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+class AsyncActionType(models.TextChoices):
+    ORDER_IMPORT = "order.import", "Order import"
+
+
+class AsyncAction(models.Model):
+    """One background action (``aa_…``), e.g. a bulk order import, and how it went: what was asked
+    (``payload``, which the task reads from here rather than from its arguments), by whom, and its
+    ``result``. Written by ``orders.tasks``; ``GET /v1/async-actions/{id}`` reads it."""
+
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("async_action"))
+    type = models.CharField(max_length=32, choices=AsyncActionType.choices)
+    status = models.CharField(max_length=16, choices=AsyncActionStatus.choices, default=AsyncActionStatus.ENQUEUED)
+    # Who: a staff user, an API key (by name) or the system, as orders.events.Actor describes them.
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True)
+    actor_name = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, help_text="The id of the API request that asked.")
+    payload = models.JSONField(default=dict, blank=True, help_text="What the action works on, e.g. the orders.")
+    result = models.JSONField(null=True, blank=True, help_text="What it did (set when DONE or FAILED).")
+    error = models.TextField(blank=True, help_text="Why it FAILED.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)  # records are written by the tasks, never by hand
+        indexes = [models.Index(fields=["created_at", "id"], name="asyncaction_created_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=AsyncActionStatus.values), name="asyncaction_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (AsyncActionStatus.DONE, AsyncActionStatus.FAILED)
+
+    @property
+    def processing_time_ms(self) -> int | None:
+        """Milliseconds from start to finish (None while waiting or running)."""
+        if self.started_at and self.finished_at:
+            return round((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
