@@ -2,6 +2,7 @@ from django.urls import path
 
 from .views import detail, form
 from .views import export as export_views
+from .views import imports as import_views
 from .views import list as list_views
 
 app_name = "orders"
@@ -20,6 +21,8 @@ urlpatterns = [
     path("export/dialog/", export_views.export_dialog, name="export_dialog"),
     path("exports/", export_views.export_list, name="exports"),
     path("exports/<str:export_id>/download/", export_views.export_download, name="export_download"),
+    # The CSV/XLSX import (orders/views/imports.py)
+    path("import/", import_views.order_import, name="import"),
     path("<str:order_id>/edit/", form.order_edit, name="edit"),
     # One order (orders/views/detail.py): tabs are real URLs
     path("<str:order_id>/", detail.order_summary, name="detail"),
