@@ -39,3 +39,10 @@ def _tasks_run_inline(settings):
     """Background tasks (imports, export jobs) run inside the request that enqueues them: a test sees their
     result at once, with no worker (production: TASKS_BACKEND=database and ``manage.py db_worker``)."""
     settings.TASKS = {"default": {"BACKEND": settings.TASKS_BACKENDS["immediate"]}}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users get a cheap password hash: PBKDF2's million rounds cost about half a second per user, and
+    no test is about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
