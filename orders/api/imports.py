@@ -28,7 +28,7 @@ from orders_dashboard.api.schema import error_responses
 from orders_dashboard.api.views import ApiView
 
 from .serializers import ConstantField, OrderWriteSerializer, TimestampField, order_write_kwargs, validate_order
-from .views import _party_renames
+from .views import party_renames
 
 IMPORT_MAX_ORDERS = 2000
 # 2,000 orders of up to ~5 KB each (a 3-item order with a customer and metadata is ~1.5 KB of JSON); a
@@ -141,7 +141,7 @@ def _rows(body) -> tuple[list[dict], dict[int, dict[str, str]]]:
             errors.update(flatten_errors(exc.detail, f"[{index}]"))
             continue
         rows.append(order_write_kwargs(data))
-        if rename := _party_renames(order):
+        if rename := party_renames(order):
             renames[index] = rename
     if errors:
         raise ValidationError(errors)

@@ -27,7 +27,7 @@ from orders.filters import MetadataFilter, MoneyFilter, OrderFilterSet
 from orders.models import Customer, Order
 from orders_dashboard.api.authentication import api_actor
 from orders_dashboard.api.schema import error_responses
-from orders_dashboard.api.views import ApiView
+from orders_dashboard.api.views import ApiView, json_object_body
 
 from . import selectors
 from .serializers import (
@@ -79,7 +79,7 @@ def _positive(params, name: str, default: int, maximum: int, errors: dict) -> in
     return value
 
 
-def _list_parameters(params) -> tuple[int, int, str]:
+def list_parameters(params) -> tuple[int, int, str]:
     errors: dict[str, list[str]] = {}
     limit = _positive(params, "limit", LIMIT_DEFAULT, LIMIT_MAX, errors)
     page = _positive(params, "page", 1, PAGE_MAX, errors)
@@ -118,16 +118,10 @@ def _rename_paths(exc: InvalidInput, renames: dict[str, str]) -> InvalidInput:
     return InvalidInput(errors)
 
 
-def _party_renames(data) -> dict[str, str]:
+def party_renames(data) -> dict[str, str]:
     return {
         f"{name}.id": f"{name}_id" for name in ("customer", "referrer") if data.get(f"{name}_id") and not data.get(name)
     }
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"": ["The request body must be a JSON object."]})
-    return request.data
 
 
 def _registered_customer_filters(params, queryset):
@@ -244,7 +238,7 @@ class OrdersView(ApiView):
     )
     def get(self, request):
         params = request.query_params
-        limit, page, ordering = _list_parameters(params)
+        limit, page, ordering = list_parameters(params)
         data = params.copy()
         for name in (*LIST_PARAMETERS, *DASHBOARD_ONLY_PARAMETERS):
             data.pop(name, None)
@@ -281,12 +275,12 @@ class OrdersView(ApiView):
         tags=["orders"],
     )
     def post(self, request):
-        body = _body(request)
+        body = json_object_body(request)
         data = validate_order(body)
         try:
             order = services.order_create(actor=api_actor(request), **order_write_kwargs(data))
         except InvalidInput as exc:
-            raise _rename_paths(exc, _party_renames(body)) from None
+            raise _rename_paths(exc, party_renames(body)) from None
         return _order_response(order)
 
 
@@ -319,7 +313,7 @@ class OrderView(ApiView):
         tags=["orders"],
     )
     def put(self, request, order_id: str):
-        body = _body(request)
+        body = json_object_body(request)
         data = validate_order(body)
         version = _if_match_version(request)
         found = selectors.order_find_id(order_id)
@@ -333,7 +327,7 @@ class OrderView(ApiView):
                 **order_write_kwargs(data, partial=True),
             )
         except InvalidInput as exc:
-            raise _rename_paths(exc, _party_renames(body)) from None
+            raise _rename_paths(exc, party_renames(body)) from None
         return _order_response(order)
 
 
@@ -352,7 +346,7 @@ class CustomersView(ApiView):
     )
     def get(self, request):
         params = request.query_params
-        limit, page, ordering = _list_parameters(params)
+        limit, page, ordering = list_parameters(params)
         queryset = Customer.objects.all()
         email = (params.get("email") or "").strip()
         if email:
@@ -378,7 +372,7 @@ class CustomersView(ApiView):
         tags=["customers"],
     )
     def post(self, request):
-        data = validate_customer(_body(request))
+        data = validate_customer(json_object_body(request))
         try:
             customer = services.customer_upsert(data=dict(data), path="customer")
         except InvalidInput as exc:

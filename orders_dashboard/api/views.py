@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
 from orders_dashboard.access import require_perms
@@ -45,6 +46,13 @@ class ApiViewMixin:
 
 class ApiView(ApiViewMixin, APIView):
     pass
+
+
+def json_object_body(request) -> dict:
+    """The request's JSON body, which must be an object (400 naming the whole body otherwise)."""
+    if not isinstance(request.data, dict):
+        raise ValidationError({"": ["The request body must be a JSON object."]})
+    return request.data
 
 
 class SchemaView(ApiViewMixin, SpectacularAPIView):

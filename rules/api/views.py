@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from orders import services as order_services
@@ -28,7 +27,7 @@ from orders.models import Order
 from orders_dashboard.api.authentication import api_actor
 from orders_dashboard.api.errors import error_response
 from orders_dashboard.api.schema import error_responses
-from orders_dashboard.api.views import ApiView
+from orders_dashboard.api.views import ApiView, json_object_body
 
 from .. import selectors, services, validation
 from ..choices import DiscountType
@@ -64,14 +63,8 @@ INLINE_EXAMPLE = OpenApiExample(
 )
 
 
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"": ["The request body must be a JSON object."]})
-    return request.data
-
-
 def _parse(request) -> tuple[dict, dict, list[validation.Redeemable]]:
-    body = _body(request)
+    body = json_object_body(request)
     serializer = ValidationRequestSerializer(data=body, context={"max_items": settings.ORDERS_MAX_ITEMS})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -329,7 +322,7 @@ def _rule_response(rule) -> Response:
 
 
 def _rule_arguments(request) -> dict:
-    serializer = RuleWriteSerializer(data=_body(request))
+    serializer = RuleWriteSerializer(data=json_object_body(request))
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     arguments = {key: data[key] for key in ("name", "rules") if key in data}

@@ -15,10 +15,10 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework.response import Response
 
 from orders.api import selectors as order_api_selectors
-from orders.api.views import LIST_ORDERINGS, LIST_QUERY, _body, _list_parameters
+from orders.api.views import LIST_ORDERINGS, LIST_QUERY, list_parameters
 from orders.exceptions import NotFound
 from orders_dashboard.api.schema import error_responses
-from orders_dashboard.api.views import ApiView
+from orders_dashboard.api.views import ApiView, json_object_body
 
 from .. import selectors as segment_selectors
 from .. import services
@@ -64,7 +64,7 @@ class SegmentsView(ApiView):
         tags=["segments"],
     )
     def get(self, request):
-        limit, page, ordering = _list_parameters(request.query_params)
+        limit, page, ordering = list_parameters(request.query_params)
         queryset = selectors.segments_with_static_counts().order_by(*LIST_ORDERINGS[ordering][1])
         page_ = order_api_selectors.page_of(queryset, page=page, limit=limit, filtered=False)
         selectors.count_auto_update(page_.rows)
@@ -90,7 +90,7 @@ class SegmentsView(ApiView):
         tags=["segments"],
     )
     def post(self, request):
-        serializer = SegmentWriteSerializer(data=_body(request))
+        serializer = SegmentWriteSerializer(data=json_object_body(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         segment = services.segment_create(
