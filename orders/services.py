@@ -184,7 +184,7 @@ def _customer_input(
 def customer_upsert(*, data: Mapping[str, Any] | Customer, path: str = "customer", schemas=None) -> Customer:
     """Find a customer by ``id`` or ``source_id`` and update the fields given, or create one.
 
-    Raises ``InvalidInput`` (paths under ``path``) or ``NotFound`` for an unknown ``id``.
+    Raises ``InvalidInput`` (paths under ``path``) or ``NotFound`` for an unknown ``id``, before writing.
     """
     if isinstance(data, Customer):
         return data
@@ -204,10 +204,13 @@ def customer_upsert(*, data: Mapping[str, Any] | Customer, path: str = "customer
         if source_id and source_id != customer.source_id:
             values["source_id"] = source_id
     elif source_id:
-        customer, created = Customer.objects.get_or_create(source_id=source_id, defaults=values)
-        if created:
-            return customer
-        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        customer = Customer.objects.select_for_update().filter(source_id=source_id).first()
+        if customer is None:
+            # get_or_create: another request may create the same source id meanwhile.
+            customer, created = Customer.objects.get_or_create(source_id=source_id, defaults=values)
+            if created:
+                return customer
+            customer = Customer.objects.select_for_update().get(pk=customer.pk)
     else:
         return Customer.objects.create(**values)
 
