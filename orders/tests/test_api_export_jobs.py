@@ -518,3 +518,10 @@ def test_through_the_database_queue_the_job_waits_for_the_worker(settings, api, 
     assert read["status"] == "DONE" and read["result"]["url"]
     assert content(key_client.get(f"{API}/exports/{created['id']}/download")) == b"source_id\nqueued\n"
     assert Export.objects.get().row_count == 1
+
+
+def test_the_orders_list_links_to_past_exports_for_those_who_may_see_them(client, admin_user, manager):
+    client.force_login(admin_user)
+    assert 'href="/orders/exports/"' in client.get("/orders/").content.decode()
+    client.force_login(manager)
+    assert 'href="/orders/exports/"' not in client.get("/orders/").content.decode()
