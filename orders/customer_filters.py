@@ -40,14 +40,13 @@ from .filters import (
     MONEY_INPUT,
     SEARCH_MAX_LENGTH,
     SEARCH_MIN_CONTAINS,
-    ActiveFilter,
     JSONKeyMatches,
+    ListFilterSetMixin,
     MetadataFilter,
     MoneyFilter,
     type_metadata_conditions,
 )
 from .models import Customer
-from .money import format_minor
 
 SORTS: dict[str, tuple[str, tuple[str, str]]] = {
     "-created": ("Newest customers first", ("-created_at", "-id")),
@@ -65,8 +64,6 @@ SORTS_WITHOUT_NULLS = frozenset({"-last_order", "last_order"})
 MAX_DAYS = 36_500
 MAX_ORDERS = 10**9
 
-_REGISTERED: dict[str, Callable[[Any], str] | None] = {}
-RESERVED_PARAMETERS = frozenset({"cursor", "per_page"})
 
 DAYS_INPUT = forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"})
 COUNT_INPUT = forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"})
@@ -102,7 +99,12 @@ class CustomerFilterForm(forms.Form):
         return cleaned
 
 
-class CustomerFilterSet(django_filters.FilterSet):
+class CustomerFilterSet(ListFilterSetMixin, django_filters.FilterSet):
+    # Filters registered by other apps (register_customer_filter): name → describe(cleaned value) or None.
+    registered: dict[str, Callable[[Any], str] | None] = {}
+    list_name = "customer list"
+    MONEY_FILTERS = frozenset({"spent_min", "spent_max"})
+
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
@@ -151,8 +153,6 @@ class CustomerFilterSet(django_filters.FilterSet):
         model = Customer
         fields: list[str] = []
         form = CustomerFilterForm
-
-    NOT_FILTERS = frozenset({"sort"})
 
     def __init__(self, *args, now: dt.datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -215,52 +215,15 @@ class CustomerFilterSet(django_filters.FilterSet):
         # On PostgreSQL the trigram indexes of orders.0004 serve these contains-searches.
         return queryset.filter(exact | Q(name__icontains=value) | Q(email__icontains=value))
 
-    def search_too_short(self) -> bool:
-        cleaned = getattr(self.form, "cleaned_data", None) or {}
-        return 0 < len(cleaned.get("q") or "") < SEARCH_MIN_CONTAINS
-
     # -- what is in effect
 
-    def has_active_filters(self) -> bool:
-        return bool(self.active_filters())
-
-    def active_filters(self) -> list[ActiveFilter]:
-        """Every filter value in effect (valid ones only), one per chip, in form order."""
-        if not self.is_bound or not self.form.is_valid():
-            return []
-        cleaned = self.form.cleaned_data
-        chips: list[ActiveFilter] = []
-        for name, filter_ in self.filters.items():
-            value = cleaned.get(name)
-            if name in self.NOT_FILTERS or value in (None, "", [], ()):
-                continue
-            label = str(filter_.label or name)
-            raws = self._raw(name)
-            if name == "metadata":
-                chips += [ActiveFilter(name, label, str(c), name, raw) for c, raw in zip(value, raws, strict=True)]
-            else:
-                chips.append(ActiveFilter(name, label, self._describe(name, value), name, raws[0] if raws else ""))
-        return chips
-
-    def _raw(self, name: str) -> list[str]:
-        return [v for v in self.data.getlist(name) if v.strip()] if hasattr(self.data, "getlist") else []
-
-    @staticmethod
-    def _describe(name: str, value) -> str:
-        if _REGISTERED.get(name) is not None:
-            return _REGISTERED[name](value)
-        if name in ("spent_min", "spent_max"):
-            return format_minor(value)
+    def _describe(self, name: str, value) -> str:
         if name in ("last_order_within", "last_order_older"):
             days = int(value)
             return f"{days:,} day{'' if days == 1 else 's'}"
         if name in ("orders_min", "orders_max"):
             return f"{int(value):,}"
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if name == "q":
-            return f"“{value}”"
-        return str(value)
+        return super()._describe(name, value)
 
 
 def register_customer_filter(
@@ -268,8 +231,4 @@ def register_customer_filter(
 ) -> None:
     """Add ``filter_`` as the query parameter ``name`` of every CustomerFilterSet made from now on (call it
     from an ``AppConfig.ready()``). Registering the same name again replaces the filter."""
-    if name in RESERVED_PARAMETERS or (name in CustomerFilterSet.base_filters and name not in _REGISTERED):
-        raise ValueError(f"{name!r} is already a parameter of the customer list")
-    filter_.model = Customer
-    CustomerFilterSet.base_filters[name] = filter_
-    _REGISTERED[name] = describe
+    CustomerFilterSet.register(name, filter_, describe)

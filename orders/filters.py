@@ -331,12 +331,78 @@ class ActiveFilter:
     raw: str
 
 
-# Filters registered by other apps: name → describe(cleaned value) (or None: the value's str()).
-_REGISTERED: dict[str, Callable[[Any], str] | None] = {}
 RESERVED_PARAMETERS = frozenset({"cursor", "per_page"})
 
 
-class OrderFilterSet(django_filters.FilterSet):
+class ListFilterSetMixin:
+    """What the filter sets of the orders list and the customer list share: the "search too short" notice,
+    the chips of the filters in effect, and the registration point through which other apps add filters.
+
+    A filter set sets ``registered`` (its own dict: name → describe(cleaned value), or None for ``str()``),
+    ``MONEY_FILTERS`` (shown as amounts), and may extend ``_chips`` (one filter's chips) or ``_describe``."""
+
+    # Parameters that are not filters of the result set (chips and "clear filters" leave them alone).
+    NOT_FILTERS = frozenset({"sort"})
+    MONEY_FILTERS: frozenset[str] = frozenset()
+    registered: dict[str, Callable[[Any], str] | None]
+
+    def search_too_short(self) -> bool:
+        """True when the search text is too short to look into names and emails (ids still match)."""
+        cleaned = getattr(self.form, "cleaned_data", None) or {}
+        return 0 < len(cleaned.get("q") or "") < SEARCH_MIN_CONTAINS
+
+    def has_active_filters(self) -> bool:
+        return bool(self.active_filters())
+
+    def active_filters(self) -> list[ActiveFilter]:
+        """Every filter value in effect (valid ones only), one per chip, in form order."""
+        if not self.is_bound or not self.form.is_valid():
+            return []
+        cleaned = self.form.cleaned_data
+        chips: list[ActiveFilter] = []
+        for name, filter_ in self.filters.items():
+            value = cleaned.get(name)
+            if name in self.NOT_FILTERS or value in (None, "", [], ()):
+                continue
+            chips += self._chips(name, str(filter_.label or name), value)
+        return chips
+
+    def _chips(self, name: str, label: str, value) -> list[ActiveFilter]:
+        raws = self._raw(name)
+        if name == "metadata":
+            return [ActiveFilter(name, label, str(c), name, raw) for c, raw in zip(value, raws, strict=True)]
+        return [ActiveFilter(name, label, self._describe(name, value), name, raws[0] if raws else "")]
+
+    def _raw(self, name: str) -> list[str]:
+        return [v for v in self.data.getlist(name) if v.strip()] if hasattr(self.data, "getlist") else []
+
+    def _describe(self, name: str, value) -> str:
+        if self.registered.get(name) is not None:
+            return self.registered[name](value)
+        if name in self.MONEY_FILTERS:
+            return format_minor(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if name == "q":
+            return f"“{value}”"
+        return str(value)
+
+    @classmethod
+    def register(cls, name: str, filter_: django_filters.Filter, describe: Callable[[Any], str] | None) -> None:
+        """Add ``filter_`` as the query parameter ``name`` of every filter set of this class made from now on.
+        Registering the same name again replaces the filter."""
+        if name in RESERVED_PARAMETERS or (name in cls.base_filters and name not in cls.registered):
+            raise ValueError(f"{name!r} is already a parameter of the {cls.list_name}")
+        filter_.model = cls._meta.model
+        cls.base_filters[name] = filter_
+        cls.registered[name] = describe
+
+
+class OrderFilterSet(ListFilterSetMixin, django_filters.FilterSet):
+    # Filters registered by other apps (register_order_filter): name → describe(cleaned value) or None.
+    registered: dict[str, Callable[[Any], str] | None] = {}
+    list_name = "orders list"
+    MONEY_FILTERS = frozenset({"amount_min", "amount_max", "total_min", "total_max"})
     # A subset of ``qs`` that is cheap to count, or None (see orders.pagination.capped_count); set by .qs.
     count_witness = None
 
@@ -382,9 +448,6 @@ class OrderFilterSet(django_filters.FilterSet):
         model = Order
         fields: list[str] = []
         form = OrderFilterForm
-
-    # Parameters that are not filters of the result set (chips and "clear filters" leave them alone).
-    NOT_FILTERS = frozenset({"sort"})
 
     # -- ordering
 
@@ -487,60 +550,16 @@ class OrderFilterSet(django_filters.FilterSet):
             return queryset.filter(exact | Q(customer_id__in=customers.values("pk")))
         return queryset.filter(exact | Q(customer__name__icontains=value) | Q(customer__email__icontains=value))
 
-    def search_too_short(self) -> bool:
-        """True when the search text is too short to look into names and emails (ids still match)."""
-        cleaned = getattr(self.form, "cleaned_data", None) or {}
-        return 0 < len(cleaned.get("q") or "") < SEARCH_MIN_CONTAINS
-
     # -- what is in effect
 
-    def has_active_filters(self) -> bool:
-        return bool(self.active_filters())
-
-    def active_filters(self) -> list[ActiveFilter]:
-        """Every filter value in effect (valid ones only), one per chip, in form order."""
-        if not self.is_bound or not self.form.is_valid():
-            return []
-        cleaned = self.form.cleaned_data
-        chips: list[ActiveFilter] = []
-        for name, filter_ in self.filters.items():
-            value = cleaned.get(name)
-            if name in self.NOT_FILTERS or value in (None, "", [], ()):
-                continue
-            label = str(filter_.label or name)
-            if name == "status":
-                labels = dict(OrderStatus.choices)
-                chips += [ActiveFilter(name, label, str(labels[v]), name, v) for v in value]
-            elif name == "metadata":
-                chips += [
-                    ActiveFilter(name, label, str(c), name, raw) for c, raw in zip(value, self._raw(name), strict=True)
-                ]
-            else:
-                raws = self._raw(name)
-                chips.append(ActiveFilter(name, label, self._describe(name, value), name, raws[0] if raws else ""))
-        return chips
-
-    def _raw(self, name: str) -> list[str]:
-        return [v for v in self.data.getlist(name) if v.strip()] if hasattr(self.data, "getlist") else []
-
-    @staticmethod
-    def _describe(name: str, value) -> str:
-        if _REGISTERED.get(name) is not None:
-            return _REGISTERED[name](value)
-        if name in ("amount_min", "amount_max", "total_min", "total_max"):
-            return format_minor(value)
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if name == "q":
-            return f"“{value}”"
-        return str(value)
+    def _chips(self, name: str, label: str, value) -> list[ActiveFilter]:
+        if name == "status":  # one chip per status, by its label
+            labels = dict(OrderStatus.choices)
+            return [ActiveFilter(name, label, str(labels[v]), name, v) for v in value]
+        return super()._chips(name, label, value)
 
 
 def register_order_filter(name: str, filter_: django_filters.Filter, *, describe: Callable[[Any], str] | None = None):
     """Add ``filter_`` as the query parameter ``name`` of every OrderFilterSet made from now on (call it from
     an ``AppConfig.ready()``). Registering the same name again replaces the filter."""
-    if name in RESERVED_PARAMETERS or (name in OrderFilterSet.base_filters and name not in _REGISTERED):
-        raise ValueError(f"{name!r} is already a parameter of the orders list")
-    filter_.model = Order
-    OrderFilterSet.base_filters[name] = filter_
-    _REGISTERED[name] = describe
+    OrderFilterSet.register(name, filter_, describe)

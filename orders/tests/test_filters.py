@@ -350,7 +350,7 @@ def registered_filter():
     )
     yield
     del OrderFilterSet.base_filters["big"]
-    filters._REGISTERED.pop("big")
+    OrderFilterSet.registered.pop("big")
 
 
 def test_another_app_can_register_a_filter(viewer_client, registered_filter):
