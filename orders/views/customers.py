@@ -13,12 +13,11 @@ panels other apps register through ``orders.customer_panels`` (segments adds "Se
 
 from urllib.parse import urlencode
 
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import push_url
 
 from orders import selectors
 from orders.choices import MetadataObject
@@ -29,14 +28,20 @@ from orders.models import Customer, Order
 from orders.pagination import Count, InvalidCursor, KeysetPaginator, capped_count, estimated_rows
 from orders_dashboard.access import require_perms
 
-PAGE_SIZES = (25, 50, 100)
-DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
+from .listing import ListPage, page_size
+
 ORDERS_PAGE_SIZE = 25
 COUNT_CAP = 1000
-VIEW_PARAMETERS = ("sort", "per_page")
 # Columns a header click sorts by: column → the sort for "high to low / newest first".
 SORTABLE_COLUMNS = {"spent": "-spent", "orders": "-orders", "last_order": "-last_order", "created": "-created"}
 CURSOR_SALT = "orders.customers.cursor"
+LIST_PAGE = ListPage(
+    url_name="customers:list",
+    template="orders/customer_list.html",
+    default_sort=DEFAULT_SORT,
+    sorts=SORTS,
+    sortable_columns=SORTABLE_COLUMNS,
+)
 
 LIST_FIELDS = (
     "id",
@@ -53,58 +58,6 @@ LIST_FIELDS = (
 ORDER_FIELDS = ("id", "source_id", "status", "amount", "total_discount_amount", "total_amount", "created_at")
 
 
-def _clean_query(data: QueryDict) -> QueryDict:
-    """The query string without empty values and defaults, so the address bar shows only what differs."""
-    defaults = {"sort": DEFAULT_SORT, "per_page": str(DEFAULT_PAGE_SIZE)}
-    clean = QueryDict(mutable=True)
-    for key, values in data.lists():
-        kept = [value for value in values if value.strip() and value != defaults.get(key)]
-        if kept:
-            clean.setlist(key, kept)
-    return clean
-
-
-def _without(query: QueryDict, key: str, value: str | None = None) -> QueryDict:
-    """``query`` minus one value of ``key`` (all of them when ``value`` is None) and minus the cursor."""
-    query = query.copy()
-    query.pop("cursor", None)
-    if value is None:
-        query.pop(key, None)
-    else:
-        values = [v for v in query.getlist(key) if v != value]
-        if values:
-            query.setlist(key, values)
-        else:
-            query.pop(key, None)
-    return query
-
-
-def _with_cursor(query: QueryDict, cursor: str) -> QueryDict:
-    query = query.copy()
-    query["cursor"] = cursor
-    return query
-
-
-def _url(query: QueryDict, name: str = "customers:list", *args) -> str:
-    path = reverse(name, args=args)
-    return f"{path}?{query.urlencode()}" if query else path
-
-
-def _page_size(raw: str | None) -> tuple[int, str | None]:
-    if not raw:
-        return DEFAULT_PAGE_SIZE, None
-    try:
-        size = int(raw)
-    except ValueError:
-        size = None
-    if size not in PAGE_SIZES:
-        return (
-            DEFAULT_PAGE_SIZE,
-            f"Rows per page can be {', '.join(map(str, PAGE_SIZES))}; showing {DEFAULT_PAGE_SIZE}.",
-        )
-    return size, None
-
-
 def _count(filterset: CustomerFilterSet, queryset) -> Count:
     count = capped_count(queryset, COUNT_CAP)
     if not count.exact and not filterset.has_active_filters() and not filterset.skips_nulls:
@@ -114,29 +67,13 @@ def _count(filterset: CustomerFilterSet, queryset) -> Count:
     return count
 
 
-def _sort_headers(query: QueryDict, current: str) -> dict[str, dict]:
-    headers = {}
-    for column, default in SORTABLE_COLUMNS.items():
-        bare = default.removeprefix("-")
-        if current.removeprefix("-") == bare:
-            target = bare if current.startswith("-") else f"-{bare}"
-            state = "descending" if current.startswith("-") else "ascending"
-        else:
-            target, state = default, None
-        link = _without(query, "sort")
-        if target != DEFAULT_SORT:
-            link["sort"] = target
-        headers[column] = {"url": _url(link), "state": state, "label": SORTS[target][0]}
-    return headers
-
-
 @require_perms("orders.view_customer")
 @require_safe
 @vary_on_headers("HX-Request", "HX-Target", "HX-History-Restore-Request")
 def customer_list(request):
-    query = _clean_query(request.GET)
+    query = LIST_PAGE.clean_query(request.GET)
     filterset = CustomerFilterSet(query, queryset=Customer.objects.all(), request=request)
-    per_page, size_problem = _page_size(query.get("per_page"))
+    per_page, size_problem = page_size(query.get("per_page"))
     notices = [size_problem] if size_problem else []
     page = count = None
     if filterset.is_valid():
@@ -150,45 +87,11 @@ def customer_list(request):
             notices.append(str(problem))
             page = paginator.page(None)
         count = _count(filterset, filterset.qs)
-
-    chips = [{"chip": chip, "url": _url(_without(query, chip.param, chip.raw))} for chip in filterset.active_filters()]
-    view_only = QueryDict(mutable=True)
-    for key in VIEW_PARAMETERS:
-        if key in query:
-            view_only.setlist(key, query.getlist(key))
-    state = _without(query, "cursor")
-    form = filterset.form
-    context = {
-        "filterset": filterset,
-        "form": form,
-        "range_fields": [{"legend": legend, "low": form[low], "high": form[high]} for low, high, legend in form.RANGES],
-        "days_fields": [form["last_order_within"], form["last_order_older"]],
-        "extra_fields": [form[name] for name in form.fields if name not in CustomerFilterSet.declared_filters],
-        "page": page,
-        "count": count,
-        "chips": chips,
-        "clear_url": _url(view_only),
-        "has_filters": bool(chips) or not filterset.is_valid(),
-        "skips_nulls": filterset.skips_nulls,
-        "notices": notices,
-        "per_page": per_page,
-        "page_sizes": PAGE_SIZES,
-        "sort": filterset.sort_value,
-        "sort_headers": _sort_headers(state, filterset.sort_value),
-        "actions": actions_for(request.user),
-        "first_url": _url(state) if page is not None and page.has_previous else None,
-        "next_url": _url(_with_cursor(state, page.next_cursor)) if page is not None and page.next_cursor else None,
-        "previous_url": (
-            _url(_with_cursor(state, page.previous_cursor)) if page is not None and page.previous_cursor else None
-        ),
-    }
-    template = "orders/customer_list.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#listing" if request.htmx.target == "listing" else "#results"
-    response = render(request, template, context)
-    if request.htmx:
-        push_url(response, _url(query))
-    return response
+    context = LIST_PAGE.context(query, filterset, page, count, notices, per_page)
+    context["days_fields"] = [filterset.form["last_order_within"], filterset.form["last_order_older"]]
+    context["skips_nulls"] = filterset.skips_nulls
+    context["actions"] = actions_for(request.user)
+    return LIST_PAGE.render(request, query, context)
 
 
 @require_perms("orders.view_customer")
